@@ -1,0 +1,3 @@
+namespace Herald.Domain;
+
+internal static class AssemblyMarker;
