@@ -1,0 +1,1 @@
+Console.WriteLine("herald-sim: see README");
