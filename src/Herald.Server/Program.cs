@@ -1,6 +1,36 @@
+using Herald.Server.Apps;
+using Herald.Server.Identity;
+using Herald.Server.Infrastructure;
+using Herald.Server.Ingest;
+using Herald.Server.Storage;
+
 var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddOpenApi();
+builder.AddProblemHandling();
+builder.AddStorage();
+builder.AddApps();
+builder.AddIdentity();
+builder.AddIngest();
+builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
+if (!Cli.IsCommand(args))
+    builder.Services.AddHostedService<Bootstrap>();
+
 var app = builder.Build();
-app.MapGet("/health", () => "ok");
-app.Run();
+
+if (Cli.IsCommand(args))
+    return await Cli.RunAsync(app, args);
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+app.MapOpenApi("/openapi/{documentName}.json");
+app.MapHealth();
+app.MapApps();
+app.MapIdentity();
+app.MapIngest();
+
+await app.RunAsync();
+return 0;
 
 public partial class Program;

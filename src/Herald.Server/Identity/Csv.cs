@@ -1,0 +1,58 @@
+using System.Text;
+
+namespace Herald.Server.Identity;
+
+/// <summary>
+/// RFC 4180 CSV reading: quoted fields, doubled quotes, line breaks inside quotes, CRLF or LF.
+/// The delimiter is a comma, or a semicolon when the header line has more of those (spreadsheets in
+/// locales with a decimal comma, Turkish among them, save that way).
+/// </summary>
+public static class Csv
+{
+    public readonly record struct Record(int Line, IReadOnlyList<string> Fields);
+
+    public static IEnumerable<Record> Read(string text)
+    {
+        var firstLineEnd = text.IndexOf('\n');
+        var headerLine = firstLineEnd < 0 ? text : text[..firstLineEnd];
+        var delimiter = headerLine.Count(c => c == ';') > headerLine.Count(c => c == ',') ? ';' : ',';
+
+        var fields = new List<string>();
+        var field = new StringBuilder();
+        var line = 1;
+        var recordLine = 1;
+        var i = 0;
+        var quoted = false;
+        while (i < text.Length)
+        {
+            var c = text[i];
+            if (quoted)
+            {
+                if (c == '"')
+                {
+                    if (i + 1 < text.Length && text[i + 1] == '"') { field.Append('"'); i += 2; continue; }
+                    quoted = false; i++; continue;
+                }
+                if (c == '\n') line++;
+                field.Append(c); i++; continue;
+            }
+            if (c == '"' && field.Length == 0) { quoted = true; i++; continue; }
+            if (c == delimiter) { fields.Add(field.ToString()); field.Clear(); i++; continue; }
+            if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n') { i++; continue; }
+            if (c == '\n')
+            {
+                fields.Add(field.ToString()); field.Clear();
+                yield return new Record(recordLine, fields);
+                fields = [];
+                line++; recordLine = line; i++;
+                continue;
+            }
+            field.Append(c); i++;
+        }
+        if (field.Length > 0 || fields.Count > 0)
+        {
+            fields.Add(field.ToString());
+            yield return new Record(recordLine, fields);
+        }
+    }
+}

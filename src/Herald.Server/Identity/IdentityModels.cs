@@ -1,0 +1,58 @@
+namespace Herald.Server.Identity;
+
+public sealed class DeviceView
+{
+    public string InstallationId { get; init; } = "";
+    public int Ordinal { get; init; }
+    public string Platform { get; init; } = "";
+    public string? AnonymousId { get; init; }
+    public string? ExternalId { get; init; }
+    public string? PushToken { get; init; }
+    public bool PushEnabled { get; init; }
+    public string? Timezone { get; init; }
+    public string? Locale { get; init; }
+    public string? AppVersion { get; init; }
+    public string? OsVersion { get; init; }
+    public double? Latitude { get; init; }
+    public double? Longitude { get; init; }
+    public long CreatedAt { get; init; }
+    public long LastSeenAt { get; init; }
+    public long? UninstalledAt { get; init; }
+}
+
+public sealed class UserView
+{
+    public string ExternalId { get; init; } = "";
+    public int Ordinal { get; init; }
+    public string? Email { get; init; }
+    public string? Phone { get; init; }
+    public bool OptInPush { get; init; }
+    public bool OptInEmail { get; init; }
+    public bool OptInSms { get; init; }
+    public System.Text.Json.Nodes.JsonObject Attributes { get; set; } = [];
+    public long CreatedAt { get; init; }
+    public long UpdatedAt { get; init; }
+    public IReadOnlyList<DeviceView> Devices { get; set; } = [];
+}
+
+public sealed class EventView
+{
+    public string MessageId { get; init; } = "";
+    public string Name { get; init; } = "";
+    public string? InstallationId { get; init; }
+    public string? ExternalId { get; init; }
+    public long OccurredAt { get; init; }
+    public long ReceivedAt { get; init; }
+    public System.Text.Json.Nodes.JsonObject Attributes { get; set; } = [];
+    public double? Revenue { get; init; }
+    public string? Currency { get; init; }
+    public string? UtmSource { get; init; }
+    public string? UtmMedium { get; init; }
+    public string? UtmCampaign { get; init; }
+    public string? UtmTerm { get; init; }
+    public string? UtmContent { get; init; }
+}
+
+public sealed record CsvImportReport(int Accepted, IReadOnlyList<CsvRejectedRow> Rejected);
+
+public sealed record CsvRejectedRow(int Line, string Field, string Reason);

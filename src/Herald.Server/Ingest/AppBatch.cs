@@ -1,0 +1,460 @@
+using System.Data;
+using System.Data.Common;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dapper;
+using Herald.Server.Storage;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Herald.Server.Ingest;
+
+/// <summary>
+/// One app's share of a group commit: resolves identities (creating devices and users with dense
+/// ordinals as needed), applies identify / alias merges, and bulk-inserts the events — binary COPY
+/// through a staging table on PostgreSQL, one prepared statement on SQLite — with duplicates (same
+/// message id, R-EV-3) dropped by the primary key.
+/// </summary>
+internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long appId, long now)
+{
+    private readonly Dictionary<string, DeviceState> _byInstallation = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DeviceState> _byAnonymous = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, UserState> _users = new(StringComparer.Ordinal);
+    private readonly List<(EventOp Op, EventInput E, int? Device, int? User)> _events = [];
+    private readonly Dictionary<int, long> _seen = [];
+    private Dictionary<string, string>? _attributeTypes;
+
+    public async Task PrefetchAsync(IEnumerable<IngestOp> ops)
+    {
+        var inst = new HashSet<string>(StringComparer.Ordinal);
+        var anon = new HashSet<string>(StringComparer.Ordinal);
+        var users = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var op in ops)
+        {
+            var who = op switch { EventOp e => e.Event.Who, IdentifyOp i => i.Who, _ => default };
+            if (who.InstallationId is { } a) inst.Add(a);
+            if (who.AnonymousId is { } b) anon.Add(b);
+            if (who.UserId is { } c) users.Add(c);
+            switch (op)
+            {
+                case IdentifyOp i when i.UserId.Length > 0: users.Add(i.UserId); break;
+                case AliasOp al: users.Add(al.UserId); users.Add(al.PreviousId); anon.Add(al.PreviousId); break;
+                case DeviceOp d:
+                    if (d.Device.InstallationId is { } x) inst.Add(x);
+                    if (d.Device.AnonymousId is { } y) anon.Add(y);
+                    break;
+            }
+        }
+        const string deviceCols = "ordinal AS Ordinal, installation_id AS InstallationId, anonymous_id AS AnonymousId, user_ordinal AS UserOrdinal";
+        foreach (var d in await QueryIn<DeviceState>($"SELECT {deviceCols} FROM devices WHERE app_id = @appId AND installation_id", inst))
+            Remember(d);
+        foreach (var d in await QueryIn<DeviceState>($"SELECT {deviceCols} FROM devices WHERE app_id = @appId AND anonymous_id", anon))
+            Remember(d);
+        foreach (var u in await QueryIn<UserRow>("SELECT ordinal AS Ordinal, external_id AS ExternalId, merged_into AS MergedInto FROM users WHERE app_id = @appId AND external_id", users))
+            _users[u.ExternalId] = new UserState(u.MergedInto ?? u.Ordinal);
+    }
+
+    private async Task<List<T>> QueryIn<T>(string sqlBeforeIn, HashSet<string> keys)
+    {
+        var list = new List<T>();
+        if (keys.Count == 0) return list;
+        if (db.IsPostgres)
+        {
+            list.AddRange(await conn.QueryAsync<T>($"{sqlBeforeIn} = ANY(@keys)", new { appId, keys = keys.ToArray() }, tx));
+            return list;
+        }
+        foreach (var chunk in keys.Chunk(500))
+            list.AddRange(await conn.QueryAsync<T>($"{sqlBeforeIn} IN @keys", new { appId, keys = chunk }, tx));
+        return list;
+    }
+
+    private void Remember(DeviceState d)
+    {
+        _byInstallation[d.InstallationId] = d;
+        if (d.AnonymousId is { } a) _byAnonymous[a] = d;
+    }
+
+    public async Task<OpResult> ApplyAsync(IngestOp op, long receivedAt)
+    {
+        switch (op)
+        {
+            case DeviceOp d:
+                return new OpResult(op.Index, null, await UpsertDeviceAsync(d.Device, receivedAt));
+
+            case IdentifyOp i:
+                DeviceState? device = null;
+                if (i.Who.InstallationId is { } inst)
+                {
+                    if (!_byInstallation.TryGetValue(inst, out device))
+                        return Unknown(op.Index, "installationId", inst);
+                }
+                else if (i.Who.AnonymousId is { } anon)
+                    device = await DeviceForAnonymousAsync(anon, null, receivedAt);
+                if (i.UserId.Length == 0) return new OpResult(op.Index, null);
+                var user = await UserAsync(i.UserId);
+                if (device is not null) await LinkAsync(device, user);
+                if (await ApplyTraitsAsync(user, i.Traits) is { } err) return new OpResult(op.Index, err);
+                return new OpResult(op.Index, null);
+
+            case AliasOp a:
+                await AliasAsync(a, receivedAt);
+                return new OpResult(op.Index, null);
+
+            case EventOp e:
+                var ev = e.Event;
+                DeviceState? dev = null;
+                if (ev.Who.InstallationId is { } id)
+                {
+                    if (!_byInstallation.TryGetValue(id, out dev))
+                        return Unknown(op.Index, "installationId", id);
+                }
+                else if (ev.Who.AnonymousId is { } an)
+                    dev = await DeviceForAnonymousAsync(an, ev.Platform, receivedAt);
+                int? userOrdinal = dev?.UserOrdinal;
+                if (ev.Who.UserId is { } uid)
+                {
+                    var u = await UserAsync(uid);
+                    if (dev is not null && dev.UserOrdinal is null) await LinkAsync(dev, u);
+                    userOrdinal = u.Ordinal;
+                }
+                if (dev is not null)
+                    _seen[dev.Ordinal] = receivedAt;
+                _events.Add((e, ev, dev?.Ordinal, userOrdinal));
+                return new OpResult(op.Index, null);
+
+            default:
+                throw new InvalidOperationException($"Unknown op {op.GetType().Name}");
+        }
+    }
+
+    private static OpResult Unknown(int index, string field, string value) =>
+        new(index, new IngestError(field, $"{field} '{value}' is not registered with this app; register the device first (POST /sdk/v1/devices)."));
+
+    // ---------------- devices ----------------
+
+    private async Task<string> UpsertDeviceAsync(DeviceInput d, long receivedAt)
+    {
+        DeviceState? existing = null;
+        if (d.InstallationId is { } inst) _byInstallation.TryGetValue(inst, out existing);
+        if (existing is null && d.AnonymousId is { } anon) _byAnonymous.TryGetValue(anon, out existing);
+        if (existing is null)
+        {
+            var created = await CreateDeviceAsync(d.Platform, d.AnonymousId, receivedAt);
+            existing = created;
+        }
+        var sets = new List<string> { "platform = @Platform", "updated_at = @now", "last_seen_at = @now" };
+        void Set(string field, string column, string param) { if (d.Present.Contains(field)) sets.Add($"{column} = @{param}"); }
+        Set("pushToken", "push_token", "PushToken");
+        Set("pushP256dh", "push_p256dh", "PushP256dh");
+        Set("pushAuth", "push_auth", "PushAuth");
+        Set("pushEnabled", "push_enabled", "PushEnabled");
+        Set("timezone", "timezone", "Timezone");
+        Set("locale", "locale", "Locale");
+        Set("appVersion", "app_version", "AppVersion");
+        Set("osVersion", "os_version", "OsVersion");
+        Set("latitude", "latitude", "Latitude");
+        Set("longitude", "longitude", "Longitude");
+        if (d.Present.Contains("pushToken"))
+            sets.Add("token_updated_at = CASE WHEN push_token IS NULL OR push_token <> @PushToken THEN @now ELSE token_updated_at END");
+        // The token-change check above must read the old value, so it goes before the assignment.
+        var tokenCase = sets.FindIndex(s => s.StartsWith("token_updated_at", StringComparison.Ordinal));
+        if (tokenCase > 0) { var t = sets[tokenCase]; sets.RemoveAt(tokenCase); sets.Insert(0, t); }
+        var p = new DynamicParameters(new
+        {
+            appId, now = receivedAt, ordinal = existing.Ordinal, d.Platform, d.PushToken, d.PushP256dh, d.PushAuth,
+            PushEnabled = d.PushEnabled ?? false, d.Timezone, d.Locale, d.AppVersion, d.OsVersion, d.Latitude, d.Longitude,
+        });
+        await conn.ExecuteAsync($"UPDATE devices SET {string.Join(", ", sets)} WHERE app_id = @appId AND ordinal = @ordinal", p, tx);
+        return existing.InstallationId;
+    }
+
+    private async Task<DeviceState> DeviceForAnonymousAsync(string anonymousId, string? platform, long receivedAt) =>
+        _byAnonymous.TryGetValue(anonymousId, out var d) ? d : await CreateDeviceAsync(platform ?? "server", anonymousId, receivedAt);
+
+    private async Task<DeviceState> CreateDeviceAsync(string platform, string? anonymousId, long at)
+    {
+        var ordinal = await NextOrdinalAsync("next_device_ordinal");
+        var installationId = Guid.CreateVersion7().ToString();
+        var inserted = await conn.ExecuteScalarAsync<int?>(
+            """
+            INSERT INTO devices (app_id, ordinal, installation_id, anonymous_id, platform, created_at, updated_at, last_seen_at)
+            VALUES (@appId, @ordinal, @installationId, @anonymousId, @platform, @at, @at, @at)
+            ON CONFLICT DO NOTHING RETURNING ordinal
+            """, new { appId, ordinal, installationId, anonymousId, platform, at }, tx);
+        DeviceState state;
+        if (inserted is null)
+        {
+            // Another node created it first (same anonymous id): use theirs.
+            state = await conn.QuerySingleAsync<DeviceState>(
+                "SELECT ordinal AS Ordinal, installation_id AS InstallationId, anonymous_id AS AnonymousId, user_ordinal AS UserOrdinal FROM devices WHERE app_id = @appId AND anonymous_id = @anonymousId",
+                new { appId, anonymousId }, tx);
+        }
+        else state = new DeviceState { Ordinal = ordinal, InstallationId = installationId, AnonymousId = anonymousId };
+        Remember(state);
+        return state;
+    }
+
+    private async Task<int> NextOrdinalAsync(string column) =>
+        await conn.ExecuteScalarAsync<int>($"UPDATE apps SET {column} = {column} + 1 WHERE id = @appId RETURNING {column} - 1", new { appId }, tx);
+
+    /// <summary>Attaches a device to a user; an anonymous device's history becomes the user's (R-ID-2).</summary>
+    private async Task LinkAsync(DeviceState device, UserState user)
+    {
+        if (device.UserOrdinal == user.Ordinal) return;
+        var wasAnonymous = device.UserOrdinal is null;
+        device.UserOrdinal = user.Ordinal;
+        await conn.ExecuteAsync("UPDATE devices SET user_ordinal = @u, updated_at = @now WHERE app_id = @appId AND ordinal = @d",
+            new { appId, u = user.Ordinal, d = device.Ordinal, now }, tx);
+        if (!wasAnonymous) return;
+        await conn.ExecuteAsync("UPDATE events SET user_ordinal = @u WHERE app_id = @appId AND device_ordinal = @d AND user_ordinal IS NULL",
+            new { appId, u = user.Ordinal, d = device.Ordinal }, tx);
+        for (var i = 0; i < _events.Count; i++)
+            if (_events[i].Device == device.Ordinal && _events[i].User is null)
+                _events[i] = _events[i] with { User = user.Ordinal };
+    }
+
+    // ---------------- users ----------------
+
+    private async Task<UserState> UserAsync(string externalId)
+    {
+        if (_users.TryGetValue(externalId, out var u)) return u;
+        var ordinal = await NextOrdinalAsync("next_user_ordinal");
+        var inserted = await conn.ExecuteScalarAsync<int?>(
+            """
+            INSERT INTO users (app_id, ordinal, external_id, created_at, updated_at)
+            VALUES (@appId, @ordinal, @externalId, @now, @now) ON CONFLICT DO NOTHING RETURNING ordinal
+            """, new { appId, ordinal, externalId, now }, tx);
+        if (inserted is null)
+        {
+            var row = await conn.QuerySingleAsync<UserRow>(
+                "SELECT ordinal AS Ordinal, external_id AS ExternalId, merged_into AS MergedInto FROM users WHERE app_id = @appId AND external_id = @externalId",
+                new { appId, externalId }, tx);
+            ordinal = row.MergedInto ?? row.Ordinal;
+        }
+        return _users[externalId] = new UserState(ordinal);
+    }
+
+    private async Task<IngestError?> ApplyTraitsAsync(UserState user, UserTraits t)
+    {
+        if (t.Attributes.Count > 0)
+        {
+            _attributeTypes ??= (await conn.QueryAsync<(string name, string type)>(
+                "SELECT name, type FROM attribute_types WHERE app_id = @appId", new { appId }, tx)).ToDictionary(x => x.name, x => x.type);
+            foreach (var (name, value) in t.Attributes)
+            {
+                if (value.Raw is { ValueKind: JsonValueKind.Null }) continue;
+                var type = Attributes.TypeName(value.Type);
+                if (_attributeTypes.TryGetValue(name, out var known))
+                {
+                    // A date string written to a string attribute stays a string.
+                    if (known == type || (known == "string" && type == "date")) continue;
+                    return new IngestError($"attributes.{name}", $"Attribute '{name}' holds {known} values in this app; got {type}. Send a {known} or use another attribute name.");
+                }
+                await conn.ExecuteAsync("INSERT INTO attribute_types (app_id, name, type) VALUES (@appId, @name, @type) ON CONFLICT DO NOTHING",
+                    new { appId, name, type }, tx);
+                _attributeTypes[name] = type;
+            }
+            user.Attributes ??= JsonNode.Parse(await conn.ExecuteScalarAsync<string>(
+                "SELECT attributes FROM users WHERE app_id = @appId AND ordinal = @o", new { appId, o = user.Ordinal }, tx) ?? "{}")!.AsObject();
+            foreach (var (name, value) in t.Attributes)
+            {
+                if (value.Raw is { ValueKind: JsonValueKind.Null }) user.Attributes.Remove(name);
+                else if (value.Type == AttributeType.Date && _attributeTypes[name] == "date") user.Attributes[name] = value.Date;
+                else if (value.Type == AttributeType.Date) user.Attributes[name] = value.Raw is { } r ? JsonNode.Parse(r.GetRawText()) : value.Date;
+                else user.Attributes[name] = JsonNode.Parse(value.Raw!.Value.GetRawText());
+            }
+        }
+        var sets = new List<string> { "updated_at = @now" };
+        if (t.Attributes.Count > 0) sets.Add("attributes = @attributes");
+        if (t.Email is not null || t.ClearEmail) sets.Add("email = @Email");
+        if (t.Phone is not null || t.ClearPhone) sets.Add("phone = @Phone");
+        if (t.OptInPush is not null) sets.Add("optin_push = @OptInPush");
+        if (t.OptInEmail is not null) sets.Add("optin_email = @OptInEmail");
+        if (t.OptInSms is not null) sets.Add("optin_sms = @OptInSms");
+        await conn.ExecuteAsync($"UPDATE users SET {string.Join(", ", sets)} WHERE app_id = @appId AND ordinal = @o",
+            new { appId, o = user.Ordinal, now, attributes = user.Attributes?.ToJsonString(), t.Email, t.Phone, t.OptInPush, t.OptInEmail, t.OptInSms }, tx);
+        return null;
+    }
+
+    private async Task AliasAsync(AliasOp a, long receivedAt)
+    {
+        var target = await UserAsync(a.UserId);
+        if (_byAnonymous.TryGetValue(a.PreviousId, out var device))
+        {
+            await LinkAsync(device, target);
+            return;
+        }
+        var old = await conn.QueryFirstOrDefaultAsync<UserRow>(
+            "SELECT ordinal AS Ordinal, external_id AS ExternalId, merged_into AS MergedInto FROM users WHERE app_id = @appId AND external_id = @p AND deleted_at IS NULL",
+            new { appId, p = a.PreviousId }, tx);
+        if (old is not null && (old.MergedInto ?? old.Ordinal) != target.Ordinal)
+        {
+            // Merge the old user into the new one: devices, history, and attributes the new one lacks.
+            var o = old.MergedInto ?? old.Ordinal;
+            await conn.ExecuteAsync("UPDATE devices SET user_ordinal = @t WHERE app_id = @appId AND user_ordinal = @o", new { appId, t = target.Ordinal, o }, tx);
+            await conn.ExecuteAsync("UPDATE events SET user_ordinal = @t WHERE app_id = @appId AND user_ordinal = @o", new { appId, t = target.Ordinal, o }, tx);
+            var attrs = await conn.QueryAsync<string>("SELECT attributes FROM users WHERE app_id = @appId AND ordinal IN (@o, @t) ORDER BY CASE WHEN ordinal = @t THEN 1 ELSE 0 END",
+                new { appId, o, t = target.Ordinal }, tx);
+            var merged = new JsonObject();
+            foreach (var json in attrs)
+                foreach (var (k, v) in JsonNode.Parse(json)!.AsObject())
+                    merged[k] = v?.DeepClone();
+            target.Attributes = merged;
+            await conn.ExecuteAsync("UPDATE users SET attributes = @a, updated_at = @now WHERE app_id = @appId AND ordinal = @t",
+                new { appId, a = merged.ToJsonString(), t = target.Ordinal, now }, tx);
+            await conn.ExecuteAsync("UPDATE users SET merged_into = @t, updated_at = @now WHERE app_id = @appId AND ordinal = @o",
+                new { appId, t = target.Ordinal, o, now }, tx);
+            foreach (var d in _byInstallation.Values.Where(d => d.UserOrdinal == o)) d.UserOrdinal = target.Ordinal;
+            _users[a.PreviousId] = target;
+            return;
+        }
+        if (old is null)
+        {
+            // An anonymous id we have not seen: remember it as this user's device.
+            var created = await CreateDeviceAsync("server", a.PreviousId, receivedAt);
+            await LinkAsync(created, target);
+        }
+    }
+
+    // ---------------- events ----------------
+
+    /// <summary>Writes the buffered events; returns the ops whose message id was already stored.</summary>
+    public async Task<HashSet<IngestOp>> FlushAsync(List<StoredEvent> inserted)
+    {
+        var duplicates = new HashSet<IngestOp>(ReferenceEqualityComparer.Instance);
+        if (_seen.Count > 0) await TouchDevicesAsync();
+        if (_events.Count == 0) return duplicates;
+
+        // Within one group the first of several equal message ids wins.
+        var unique = new List<(EventOp Op, EventInput E, int? Device, int? User)>(_events.Count);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var x in _events)
+            if (ids.Add(x.E.MessageId)) unique.Add(x); else duplicates.Add(x.Op);
+
+        var stored = db.IsPostgres ? await CopyPostgresAsync(unique) : await InsertSqliteAsync(unique);
+        foreach (var x in unique)
+        {
+            if (stored.Contains(x.E.MessageId))
+                inserted.Add(new StoredEvent(appId, x.E.MessageId, x.E.Name, x.Device, x.User, x.E.OccurredAt, x.E.Revenue));
+            else duplicates.Add(x.Op);
+        }
+        return duplicates;
+    }
+
+    private async Task TouchDevicesAsync()
+    {
+        if (db.IsPostgres)
+        {
+            await conn.ExecuteAsync(
+                """
+                UPDATE devices d SET last_seen_at = v.t FROM unnest(@o, @t) AS v(o, t)
+                WHERE d.app_id = @appId AND d.ordinal = v.o AND d.last_seen_at < v.t
+                """, new { appId, o = _seen.Keys.ToArray(), t = _seen.Values.ToArray() }, tx);
+            return;
+        }
+        await using var cmd = (SqliteCommand)conn.CreateCommand();
+        cmd.Transaction = (SqliteTransaction)tx;
+        cmd.CommandText = "UPDATE devices SET last_seen_at = $t WHERE app_id = $a AND ordinal = $o AND last_seen_at < $t";
+        var pa = cmd.Parameters.Add("$a", SqliteType.Integer); pa.Value = appId;
+        var po = cmd.Parameters.Add("$o", SqliteType.Integer);
+        var pt = cmd.Parameters.Add("$t", SqliteType.Integer);
+        foreach (var (o, t) in _seen) { po.Value = o; pt.Value = t; await cmd.ExecuteNonQueryAsync(); }
+    }
+
+    private async Task<HashSet<string>> InsertSqliteAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
+    {
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        await using var cmd = (SqliteCommand)conn.CreateCommand();
+        cmd.Transaction = (SqliteTransaction)tx;
+        cmd.CommandText =
+            """
+            INSERT INTO events (app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties,
+                                revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content)
+            VALUES ($a, $m, $n, $d, $u, $o, $r, $p, $rev, $cur, $us, $um, $uc, $ut, $uco) ON CONFLICT DO NOTHING
+            """;
+        var ps = new[] { "$a", "$m", "$n", "$d", "$u", "$o", "$r", "$p", "$rev", "$cur", "$us", "$um", "$uc", "$ut", "$uco" }
+            .Select(n => cmd.Parameters.Add(new SqliteParameter(n, null))).ToArray();
+        cmd.Prepare();
+        foreach (var (_, e, d, u) in rows)
+        {
+            ps[0].Value = appId; ps[1].Value = e.MessageId; ps[2].Value = e.Name;
+            ps[3].Value = (object?)d ?? DBNull.Value; ps[4].Value = (object?)u ?? DBNull.Value;
+            ps[5].Value = e.OccurredAt; ps[6].Value = now; ps[7].Value = e.PropertiesJson;
+            ps[8].Value = (object?)e.Revenue ?? DBNull.Value; ps[9].Value = (object?)e.Currency ?? DBNull.Value;
+            ps[10].Value = (object?)e.Utm.Source ?? DBNull.Value; ps[11].Value = (object?)e.Utm.Medium ?? DBNull.Value;
+            ps[12].Value = (object?)e.Utm.Campaign ?? DBNull.Value; ps[13].Value = (object?)e.Utm.Term ?? DBNull.Value;
+            ps[14].Value = (object?)e.Utm.Content ?? DBNull.Value;
+            if (await cmd.ExecuteNonQueryAsync() == 1) stored.Add(e.MessageId);
+        }
+        return stored;
+    }
+
+    private async Task<HashSet<string>> CopyPostgresAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
+    {
+        var pg = (NpgsqlConnection)conn;
+        await using (var create = new NpgsqlCommand(
+            "CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", pg, (NpgsqlTransaction)tx))
+            await create.ExecuteNonQueryAsync();
+        await using (var writer = await pg.BeginBinaryImportAsync(
+            "COPY events_in (app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties, revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content) FROM STDIN (FORMAT BINARY)"))
+        {
+            foreach (var (_, e, d, u) in rows)
+            {
+                await writer.StartRowAsync();
+                await writer.WriteAsync(appId, NpgsqlDbType.Bigint);
+                await writer.WriteAsync(e.MessageId, NpgsqlDbType.Text);
+                await writer.WriteAsync(e.Name, NpgsqlDbType.Text);
+                await WriteNullable(writer, d, NpgsqlDbType.Integer);
+                await WriteNullable(writer, u, NpgsqlDbType.Integer);
+                await writer.WriteAsync(e.OccurredAt, NpgsqlDbType.Bigint);
+                await writer.WriteAsync(now, NpgsqlDbType.Bigint);
+                await writer.WriteAsync(e.PropertiesJson, NpgsqlDbType.Text);
+                await WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
+                await WriteText(writer, e.Currency);
+                await WriteText(writer, e.Utm.Source);
+                await WriteText(writer, e.Utm.Medium);
+                await WriteText(writer, e.Utm.Campaign);
+                await WriteText(writer, e.Utm.Term);
+                await WriteText(writer, e.Utm.Content);
+            }
+            await writer.CompleteAsync();
+        }
+        var stored = new HashSet<string>(StringComparer.Ordinal);
+        await using var insert = new NpgsqlCommand(
+            "INSERT INTO events SELECT * FROM events_in ON CONFLICT DO NOTHING RETURNING message_id", pg, (NpgsqlTransaction)tx);
+        await using var reader = await insert.ExecuteReaderAsync();
+        while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
+        await reader.CloseAsync();
+        await using var clear = new NpgsqlCommand("TRUNCATE events_in", pg, (NpgsqlTransaction)tx);
+        await clear.ExecuteNonQueryAsync();
+        return stored;
+    }
+
+    private static Task WriteNullable<T>(NpgsqlBinaryImporter w, T? v, NpgsqlDbType t) where T : struct =>
+        v is { } x ? w.WriteAsync(x, t) : w.WriteNullAsync();
+
+    private static Task WriteText(NpgsqlBinaryImporter w, string? v) =>
+        v is null ? w.WriteNullAsync() : w.WriteAsync(v, NpgsqlDbType.Text);
+
+    internal sealed class DeviceState
+    {
+        public int Ordinal { get; init; }
+        public required string InstallationId { get; init; }
+        public string? AnonymousId { get; init; }
+        public int? UserOrdinal { get; set; }
+    }
+
+    private sealed class UserState(int ordinal)
+    {
+        public int Ordinal { get; } = ordinal;
+        public JsonObject? Attributes { get; set; }
+    }
+
+    private sealed class UserRow
+    {
+        public int Ordinal { get; init; }
+        public string ExternalId { get; init; } = "";
+        public int? MergedInto { get; init; }
+    }
+}
