@@ -1,3 +1,4 @@
 global using Shouldly;
 global using Xunit;
 global using Herald.Tests.Support;
+global using Microsoft.Extensions.DependencyInjection;

@@ -136,6 +136,9 @@ public static class IngestEndpoints
     public static async Task<JsonDocument> ReadJsonAsync(HttpContext http, int maxBytes)
     {
         var bytes = await RequestBody.ReadAsync(http.Request, maxBytes, http.RequestAborted);
+        // JSON must be UTF-8 (RFC 8259); checking up front means no string read later can fail.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw ProblemException.BadRequest("The body is not valid UTF-8; JSON must be sent as UTF-8.", "body");
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32 });
