@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Server.Apps;
+using Herald.Sim.Local;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -100,7 +101,7 @@ public sealed class PostgresHost : HeraldHost
 
     protected override async Task<Dictionary<string, string?>> SettingsAsync()
     {
-        _cluster = await PostgresCluster.StartAsync();
+        _cluster = await PostgresCluster.StartAsync(durable: false);
         var cs = await _cluster.CreateDatabaseAsync($"herald_{Guid.NewGuid():N}");
         return new Dictionary<string, string?>
         {

@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Herald.Tests.Support;
+namespace Herald.Sim.Local;
 
 /// <summary>
-/// A throwaway PostgreSQL cluster on 127.0.0.1 for the tests, or the server named by
-/// <c>HERALD_TEST_PG</c> (an Npgsql connection string to a database we may create databases from).
-/// As root, initdb and postgres refuse to run, so they run as the <c>postgres</c> user.
+/// A throwaway PostgreSQL cluster on 127.0.0.1 for tests, benchmarks and the demo, or the server
+/// named by an environment variable (HERALD_TEST_PG unless told otherwise: an Npgsql connection string to a database we may
+/// create databases from). As root, initdb and postgres refuse to run, so they run as the
+/// <c>postgres</c> user.
 /// </summary>
 public sealed class PostgresCluster : IAsyncDisposable
 {
@@ -25,9 +26,11 @@ public sealed class PostgresCluster : IAsyncDisposable
         _asRoot = asRoot;
     }
 
-    public static async Task<PostgresCluster> StartAsync()
+    /// <param name="durable">false for tests: fsync and synchronous commit off. Benchmarks that claim durability pass true.</param>
+    /// <param name="externalVariable">Environment variable naming an existing server to use instead.</param>
+    public static async Task<PostgresCluster> StartAsync(bool durable, string externalVariable = "HERALD_TEST_PG")
     {
-        var external = Environment.GetEnvironmentVariable("HERALD_TEST_PG");
+        var external = Environment.GetEnvironmentVariable(externalVariable);
         if (!string.IsNullOrWhiteSpace(external))
             return new PostgresCluster(external, null, "", false);
 
@@ -45,13 +48,16 @@ public sealed class PostgresCluster : IAsyncDisposable
         var port = FreePort();
         Run(Path.Combine(bin, "initdb"), $"-D {dir}/data -A trust -U postgres --no-sync -E UTF8 --locale=C.UTF-8", null, asRoot);
         // Test-only speed settings: the tests check behaviour, not crash durability of the test cluster.
+        var speed = durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
         Run(Path.Combine(bin, "pg_ctl"),
-            $"-D {dir}/data -w -t 60 -l {dir}/log -o \"-p {port} -c listen_addresses=127.0.0.1 -k {dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300\" start",
+            $"-D {dir}/data -w -t 60 -l {dir}/log -o \"-p {port} -c listen_addresses=127.0.0.1 -k {dir}{speed} -c max_connections=300\" start",
             null, asRoot);
         var cluster = new PostgresCluster($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false", dir, bin, asRoot);
         await Task.CompletedTask;
         return cluster;
     }
+
+    public int Port => new Npgsql.NpgsqlConnectionStringBuilder(AdminConnectionString).Port;
 
     public async Task<string> CreateDatabaseAsync(string name)
     {
