@@ -6,7 +6,9 @@ switch (name)
 {
     case "ingest":
         return await Herald.Bench.IngestBench.RunAsync(rest);
+    case "analytics":
+        return Herald.Bench.AnalyticsBench.Run(rest);
     default:
-        Console.Error.WriteLine("usage: herald-bench <benchmark> [options]");
+        Console.Error.WriteLine("usage: herald-bench ingest|analytics|gateway [options]");
         return 2;
 }
