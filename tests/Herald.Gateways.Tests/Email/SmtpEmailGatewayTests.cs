@@ -174,3 +174,75 @@ public class SmtpEmailGatewayTests
         (await gateway.SendAsync(Message(to), Ct)).Kind.ShouldBe(OutcomeKind.Invalid);
     }
 }
+
+/// <summary>STARTTLS against aiosmtpd with a throwaway self-signed certificate.</summary>
+public class SmtpStartTlsTests
+{
+    [Fact]
+    public async Task STARTTLS_with_credentials_delivers_over_an_encrypted_connection()
+    {
+        string dir = Directory.CreateTempSubdirectory("herald-tls-").FullName;
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=herald-test-smtp", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        request.CertificateExtensions.Add(san.Build());
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+
+        await using var server = await SmtpTestServer.StartAsync(new SmtpServerSettings(
+            Auth: "ses-user:ses-pass", TlsCert: Path.Combine(dir, "cert.pem"), TlsKey: Path.Combine(dir, "key.pem")));
+        var gateway = new SmtpEmailGateway(new SmtpOptions
+        {
+            Host = server.Host, Port = server.Port, EnableSsl = true, UserName = "ses-user", Password = "ses-pass",
+        }, TimeProvider.System);
+
+        SendOutcome outcome;
+        using (TrustOnly(cert.GetCertHashString()))
+            outcome = await gateway.SendAsync(new EmailMessage("ayse@example.com.tr", "k@herald.example", "Şifreli", null, "Gizli ı", "tls-1"), TestContext.Current.CancellationToken);
+
+        outcome.Kind.ShouldBe(OutcomeKind.Delivered, outcome.Reason + server.Log);
+        var mail = server.Messages().ShouldHaveSingleItem();
+        mail.Tls.ShouldBeTrue();
+        mail.Authenticated.ShouldBeTrue();
+        mail.Subject.ShouldBe("Şifreli");
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public async Task Without_STARTTLS_a_relay_that_requires_it_is_a_configuration_error()
+    {
+        string dir = Directory.CreateTempSubdirectory("herald-tls-").FullName;
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=herald-test-smtp", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        File.WriteAllText(Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+        File.WriteAllText(Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        await using var server = await SmtpTestServer.StartAsync(new SmtpServerSettings(TlsCert: Path.Combine(dir, "cert.pem"), TlsKey: Path.Combine(dir, "key.pem")));
+        var gateway = new SmtpEmailGateway(new SmtpOptions { Host = server.Host, Port = server.Port, EnableSsl = false }, TimeProvider.System);
+
+        var outcome = await gateway.SendAsync(new EmailMessage("a@example.com", "k@herald.example", "s", null, "t", "m"), TestContext.Current.CancellationToken);
+
+        outcome.Kind.ShouldBe(OutcomeKind.ConfigError, outcome.Reason);
+        outcome.StatusCode.ShouldBe(530);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    // System.Net.Mail validates the server certificate only through the process-wide
+    // ServicePointManager callback; trust exactly this test's certificate, and only while sending.
+    private static Restore TrustOnly(string thumbprint)
+    {
+#pragma warning disable SYSLIB0014 // SmtpClient has no per-client validation hook; this is the one it reads.
+        var previous = ServicePointManager.ServerCertificateValidationCallback;
+        ServicePointManager.ServerCertificateValidationCallback = (_, cert, _, errors) =>
+            errors == System.Net.Security.SslPolicyErrors.None || (cert is not null && cert.GetCertHashString() == thumbprint);
+        return new Restore(() => ServicePointManager.ServerCertificateValidationCallback = previous);
+#pragma warning restore SYSLIB0014
+    }
+
+    private sealed class Restore(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
+    }
+}
