@@ -32,6 +32,8 @@ public sealed partial class HeraldProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         psi.Environment["Logging__LogLevel__Default"] = "Warning";
+        psi.Environment["Logging__LogLevel__Herald.Server.Ingest.IngestWriter"] = Environment.GetEnvironmentVariable("HERALD_BENCH_WRITER_LOG") ?? "Warning";
+        psi.Environment["Logging__Console__LogToStandardErrorThreshold"] = "Trace";
         foreach (var (k, v) in settings) psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
         var p = Process.Start(psi)!;
         string? sdk = null, rest = null;

@@ -4,6 +4,8 @@ var name = args.Length > 0 ? args[0] : "";
 var rest = args.Skip(1).ToArray();
 switch (name)
 {
+    case "parse-probe":
+        return Herald.Bench.ParseProbe.Run();
     case "ingest":
         return await Herald.Bench.IngestBench.RunAsync(rest);
     case "analytics":

@@ -390,45 +390,78 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         return stored;
     }
 
+    private const string EventColumns =
+        "app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties, revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content";
+
+    /// <summary>
+    /// Retried batches are rare, so the fast path probes the primary key for the batch's message ids
+    /// and COPYs the new rows straight into <c>events</c>. If another node stored one of them in the
+    /// meantime the COPY fails on the key; then the batch goes through a staging table with
+    /// ON CONFLICT DO NOTHING instead.
+    /// </summary>
     private async Task<HashSet<string>> CopyPostgresAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
         var pg = (NpgsqlConnection)conn;
-        await using (var create = new NpgsqlCommand(
-            "CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", pg, (NpgsqlTransaction)tx))
-            await create.ExecuteNonQueryAsync();
-        await using (var writer = await pg.BeginBinaryImportAsync(
-            "COPY events_in (app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties, revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content) FROM STDIN (FORMAT BINARY)"))
+        var ptx = (NpgsqlTransaction)tx;
+        var existing = new HashSet<string>(StringComparer.Ordinal);
+        await using (var probe = new NpgsqlCommand("SELECT message_id FROM events WHERE app_id = $1 AND message_id = ANY($2)", pg, ptx))
         {
-            foreach (var (_, e, d, u) in rows)
-            {
-                await writer.StartRowAsync();
-                await writer.WriteAsync(appId, NpgsqlDbType.Bigint);
-                await writer.WriteAsync(e.MessageId, NpgsqlDbType.Text);
-                await writer.WriteAsync(e.Name, NpgsqlDbType.Text);
-                await WriteNullable(writer, d, NpgsqlDbType.Integer);
-                await WriteNullable(writer, u, NpgsqlDbType.Integer);
-                await writer.WriteAsync(e.OccurredAt, NpgsqlDbType.Bigint);
-                await writer.WriteAsync(now, NpgsqlDbType.Bigint);
-                await writer.WriteAsync(e.PropertiesJson, NpgsqlDbType.Text);
-                await WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
-                await WriteText(writer, e.Currency);
-                await WriteText(writer, e.Utm.Source);
-                await WriteText(writer, e.Utm.Medium);
-                await WriteText(writer, e.Utm.Campaign);
-                await WriteText(writer, e.Utm.Term);
-                await WriteText(writer, e.Utm.Content);
-            }
-            await writer.CompleteAsync();
+            probe.Parameters.Add(new NpgsqlParameter<long> { TypedValue = appId });
+            probe.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.E.MessageId).ToArray() });
+            await using var r = await probe.ExecuteReaderAsync();
+            while (await r.ReadAsync()) existing.Add(r.GetString(0));
         }
-        var stored = new HashSet<string>(StringComparer.Ordinal);
-        await using var insert = new NpgsqlCommand(
-            "INSERT INTO events SELECT * FROM events_in ON CONFLICT DO NOTHING RETURNING message_id", pg, (NpgsqlTransaction)tx);
-        await using var reader = await insert.ExecuteReaderAsync();
-        while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
-        await reader.CloseAsync();
-        await using var clear = new NpgsqlCommand("TRUNCATE events_in", pg, (NpgsqlTransaction)tx);
-        await clear.ExecuteNonQueryAsync();
+        var fresh = existing.Count == 0 ? rows : rows.Where(r => !existing.Contains(r.E.MessageId)).ToList();
+        var stored = new HashSet<string>(fresh.Select(r => r.E.MessageId), StringComparer.Ordinal);
+        if (fresh.Count == 0) return stored;
+
+        await ptx.SaveAsync("copy");
+        try
+        {
+            await CopyAsync(pg, "events", fresh);
+            await ptx.ReleaseAsync("copy");
+            return stored;
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await ptx.RollbackAsync("copy");
+        }
+
+        await using (var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", pg, ptx))
+            await create.ExecuteNonQueryAsync();
+        await CopyAsync(pg, "events_in", fresh);
+        stored.Clear();
+        await using (var insert = new NpgsqlCommand("INSERT INTO events SELECT * FROM events_in ON CONFLICT DO NOTHING RETURNING message_id", pg, ptx))
+        await using (var reader = await insert.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
+        await using (var clear = new NpgsqlCommand("TRUNCATE events_in", pg, ptx))
+            await clear.ExecuteNonQueryAsync();
         return stored;
+    }
+
+    private async Task CopyAsync(NpgsqlConnection pg, string table, List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
+    {
+        await using var writer = await pg.BeginBinaryImportAsync($"COPY {table} ({EventColumns}) FROM STDIN (FORMAT BINARY)");
+        foreach (var (_, e, d, u) in rows)
+        {
+            await writer.StartRowAsync();
+            await writer.WriteAsync(appId, NpgsqlDbType.Bigint);
+            await writer.WriteAsync(e.MessageId, NpgsqlDbType.Text);
+            await writer.WriteAsync(e.Name, NpgsqlDbType.Text);
+            await WriteNullable(writer, d, NpgsqlDbType.Integer);
+            await WriteNullable(writer, u, NpgsqlDbType.Integer);
+            await writer.WriteAsync(e.OccurredAt, NpgsqlDbType.Bigint);
+            await writer.WriteAsync(now, NpgsqlDbType.Bigint);
+            await writer.WriteAsync(e.PropertiesJson, NpgsqlDbType.Text);
+            await WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
+            await WriteText(writer, e.Currency);
+            await WriteText(writer, e.Utm.Source);
+            await WriteText(writer, e.Utm.Medium);
+            await WriteText(writer, e.Utm.Campaign);
+            await WriteText(writer, e.Utm.Term);
+            await WriteText(writer, e.Utm.Content);
+        }
+        await writer.CompleteAsync();
     }
 
     private static Task WriteNullable<T>(NpgsqlBinaryImporter w, T? v, NpgsqlDbType t) where T : struct =>

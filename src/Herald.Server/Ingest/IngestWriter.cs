@@ -53,7 +53,9 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
                 size += p.Ops.Count;
             }
             if (group.Count == 0) continue;
+            var started = clock.GetTimestamp();
             await WriteGroupAsync(group);
+            LogGroup(logger, group.Count, size, clock.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
@@ -117,6 +119,9 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
     {
         public TaskCompletionSource<OpResult[]> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Group commit: {Requests} requests, {Ops} items in {Milliseconds:0.0} ms")]
+    private static partial void LogGroup(ILogger logger, int requests, int ops, double milliseconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit of {Count} requests failed; retrying them one by one")]
     private static partial void LogGroupRetry(ILogger logger, Exception e, int count);

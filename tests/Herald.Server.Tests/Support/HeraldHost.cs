@@ -38,18 +38,24 @@ public abstract class HeraldHost : IAsyncLifetime
 
     public HttpClient Client() => _factory!.CreateClient();
 
+    private Dictionary<string, string?> _settings = [];
+
     public virtual async ValueTask InitializeAsync()
     {
-        var settings = await SettingsAsync();
-        settings["Herald:Demo:CreateOnFirstStart"] = "false";
-        _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
-        {
-            foreach (var (k, v) in settings) b.UseSetting(k, v);
-            b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
-        });
+        _settings = await SettingsAsync();
+        _settings["Herald:Demo:CreateOnFirstStart"] = "false";
+        _factory = NewNode();
         _ = _factory.Server; // boot now: migrations run here
         AdminKey = await Services.GetRequiredService<AdminKeys>().CreateAsync(CancellationToken.None);
     }
+
+    /// <summary>Another Herald node on the same database (PostgreSQL: several nodes share one database).</summary>
+    public WebApplicationFactory<Program> NewNode() =>
+        new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            foreach (var (k, v) in _settings) b.UseSetting(k, v);
+            b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
+        });
 
     public async Task<TestApp> NewAppAsync(string? name = null)
     {
