@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Http.Headers;
 using System.Security.Authentication;
 
@@ -9,6 +10,10 @@ internal readonly record struct ProviderAnswer(int Status, HttpResponseHeaders H
 /// <summary>One HTTP exchange with a timeout, turning network trouble into outcomes.</summary>
 internal static class ProviderCall
 {
+    // Timeout sources are reused: a fresh source and timer per request shows up at campaign rates.
+    private static readonly ConcurrentQueue<CancellationTokenSource> TimeoutPool = new();
+    private const int MaxPooled = 1024;
+
     /// <summary>
     /// Sends and reads the whole answer. A timeout or a broken connection is RetryLater — the device
     /// is never blamed for the network. An untrusted certificate or a server that will not speak
@@ -17,8 +22,12 @@ internal static class ProviderCall
     public static async ValueTask<(ProviderAnswer Answer, SendOutcome? Failure)> SendAsync(
         HttpMessageInvoker invoker, HttpRequestMessage request, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (!TimeoutPool.TryDequeue(out var cts))
+            cts = new CancellationTokenSource();
         cts.CancelAfter(timeout);
+        var link = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), cts)
+            : default;
         try
         {
             using var response = await invoker.SendAsync(request, cts.Token).ConfigureAwait(false);
@@ -40,6 +49,14 @@ internal static class ProviderCall
         catch (HttpRequestException e)
         {
             return (default, SendOutcome.Retry(Backoff.Exponential(TimeSpan.FromSeconds(1), 1), $"connection failed: {e.Message}"));
+        }
+        finally
+        {
+            link.Dispose();
+            if (TimeoutPool.Count < MaxPooled && cts.TryReset())
+                TimeoutPool.Enqueue(cts);
+            else
+                cts.Dispose();
         }
     }
 
