@@ -199,8 +199,9 @@ public sealed partial class LoopbackFcmServer : IAsyncDisposable
             var root = claims.RootElement;
             if (root.GetProperty("iss").GetString() != ClientEmail)
                 return "iss is not the service account";
-            if (root.GetProperty("aud").GetString() != TokenUri.AbsoluteUri)
-                return "aud must be the token URI " + TokenUri.AbsoluteUri;
+            // Google.Apis.Auth always signs for Google's canonical token URI, whatever URL it posts to.
+            if (root.GetProperty("aud").GetString() is not { } aud || (aud != TokenUri.AbsoluteUri && aud != "https://oauth2.googleapis.com/token"))
+                return "aud must be the token URI " + TokenUri.AbsoluteUri + ", was " + root.GetProperty("aud").GetString();
             if (!(root.GetProperty("scope").GetString() ?? "").Split(' ').Contains(Scope))
                 return "scope lacks " + Scope;
             var iat = root.GetProperty("iat").GetInt64();
