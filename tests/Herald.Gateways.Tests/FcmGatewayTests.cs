@@ -330,7 +330,7 @@ public sealed class FcmGatewayTests : IAsyncLifetime
         var outcome = await gateway.SendAsync(new PushTarget("device-1"), Message(), Ct);
 
         outcome.Kind.ShouldBe(OutcomeKind.RetryLater);
-        outcome.Reason.ShouldStartWith("timeout");
+        outcome.Reason!.ShouldContain("timeout"); // the OAuth fetch may be what timed out on a loaded machine
     }
 
     [Fact]
