@@ -4,12 +4,12 @@ var name = args.Length > 0 ? args[0] : "";
 var rest = args.Skip(1).ToArray();
 switch (name)
 {
-    case "parse-probe":
-        return Herald.Bench.ParseProbe.Run();
     case "ingest":
         return await Herald.Bench.IngestBench.RunAsync(rest);
     case "analytics":
         return Herald.Bench.AnalyticsBench.Run(rest);
+    case "gateway":
+        return await Herald.Bench.GatewayBench.RunAsync(rest);
     default:
         Console.Error.WriteLine("usage: herald-bench ingest|analytics|gateway [options]");
         return 2;
