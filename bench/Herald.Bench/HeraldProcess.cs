@@ -61,6 +61,12 @@ public sealed partial class HeraldProcess : IAsyncDisposable
         return new HeraldProcess(p, address, sdk!, rest!);
     }
 
+    /// <summary>CPU time the Herald process has used so far (all its threads).</summary>
+    public TimeSpan CpuTime
+    {
+        get { _process.Refresh(); return _process.TotalProcessorTime; }
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)

@@ -44,7 +44,12 @@ public static class IngestBench
             for (var r = 0; r < rounds; r++)
             {
                 await Exec(cs, "TRUNCATE events");
+                var cpu0 = herald.CpuTime;
+                var self0 = Process.GetCurrentProcess().TotalProcessorTime;
                 var rate = await PostAllAsync(herald, bodies, clients, events);
+                var heraldCpu = (herald.CpuTime - cpu0).TotalMicroseconds / events;
+                var clientCpu = (Process.GetCurrentProcess().TotalProcessorTime - self0).TotalMicroseconds / events;
+                Console.WriteLine($"  cpu per event: herald {heraldCpu:0.0} µs, load client {clientCpu:0.0} µs");
                 var stored = await Scalar(cs, "SELECT count(*) FROM events");
                 if (stored != events) throw new InvalidOperationException($"stored {stored} events, expected {events}");
                 pgHerald.Add(rate);

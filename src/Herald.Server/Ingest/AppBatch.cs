@@ -342,24 +342,28 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         return duplicates;
     }
 
+    /// <summary>
+    /// Devices heard from in this group get last_seen_at = the group's time. The ordinals go in
+    /// ascending order so that concurrent writers lock device rows in one order.
+    /// </summary>
     private async Task TouchDevicesAsync()
     {
+        var ordinals = _seen.Keys.Order().ToArray();
+        var at = _seen.Values.Max();
         if (db.IsPostgres)
         {
             await conn.ExecuteAsync(
-                """
-                UPDATE devices d SET last_seen_at = v.t FROM unnest(@o, @t) AS v(o, t)
-                WHERE d.app_id = @appId AND d.ordinal = v.o AND d.last_seen_at < v.t
-                """, new { appId, o = _seen.Keys.ToArray(), t = _seen.Values.ToArray() }, tx);
+                "UPDATE devices SET last_seen_at = @at WHERE app_id = @appId AND ordinal = ANY(@ordinals) AND last_seen_at < @at",
+                new { appId, ordinals, at }, tx);
             return;
         }
         await using var cmd = (SqliteCommand)conn.CreateCommand();
         cmd.Transaction = (SqliteTransaction)tx;
         cmd.CommandText = "UPDATE devices SET last_seen_at = $t WHERE app_id = $a AND ordinal = $o AND last_seen_at < $t";
-        var pa = cmd.Parameters.Add("$a", SqliteType.Integer); pa.Value = appId;
+        cmd.Parameters.Add("$a", SqliteType.Integer).Value = appId;
+        cmd.Parameters.Add("$t", SqliteType.Integer).Value = at;
         var po = cmd.Parameters.Add("$o", SqliteType.Integer);
-        var pt = cmd.Parameters.Add("$t", SqliteType.Integer);
-        foreach (var (o, t) in _seen) { po.Value = o; pt.Value = t; await cmd.ExecuteNonQueryAsync(); }
+        foreach (var o in ordinals) { po.Value = o; await cmd.ExecuteNonQueryAsync(); }
     }
 
     private async Task<HashSet<string>> InsertSqliteAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
@@ -394,33 +398,20 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         "app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties, revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content";
 
     /// <summary>
-    /// Retried batches are rare, so the fast path probes the primary key for the batch's message ids
-    /// and COPYs the new rows straight into <c>events</c>. If another node stored one of them in the
-    /// meantime the COPY fails on the key; then the batch goes through a staging table with
-    /// ON CONFLICT DO NOTHING instead.
+    /// Retried batches are rare, so the fast path COPYs the rows straight into <c>events</c>. If any
+    /// message id is already stored (a retry, or another node stored it first) the COPY fails on the
+    /// primary key; then the batch goes through a staging table with ON CONFLICT DO NOTHING instead.
     /// </summary>
     private async Task<HashSet<string>> CopyPostgresAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
         var pg = (NpgsqlConnection)conn;
         var ptx = (NpgsqlTransaction)tx;
-        var existing = new HashSet<string>(StringComparer.Ordinal);
-        await using (var probe = new NpgsqlCommand("SELECT message_id FROM events WHERE app_id = $1 AND message_id = ANY($2)", pg, ptx))
-        {
-            probe.Parameters.Add(new NpgsqlParameter<long> { TypedValue = appId });
-            probe.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = rows.Select(r => r.E.MessageId).ToArray() });
-            await using var r = await probe.ExecuteReaderAsync();
-            while (await r.ReadAsync()) existing.Add(r.GetString(0));
-        }
-        var fresh = existing.Count == 0 ? rows : rows.Where(r => !existing.Contains(r.E.MessageId)).ToList();
-        var stored = new HashSet<string>(fresh.Select(r => r.E.MessageId), StringComparer.Ordinal);
-        if (fresh.Count == 0) return stored;
-
         await ptx.SaveAsync("copy");
         try
         {
-            await CopyAsync(pg, "events", fresh);
+            await CopyAsync(pg, "events", rows);
             await ptx.ReleaseAsync("copy");
-            return stored;
+            return new HashSet<string>(rows.Select(r => r.E.MessageId), StringComparer.Ordinal);
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -429,8 +420,8 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
 
         await using (var create = new NpgsqlCommand("CREATE TEMP TABLE IF NOT EXISTS events_in (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS", pg, ptx))
             await create.ExecuteNonQueryAsync();
-        await CopyAsync(pg, "events_in", fresh);
-        stored.Clear();
+        await CopyAsync(pg, "events_in", rows);
+        var stored = new HashSet<string>(StringComparer.Ordinal);
         await using (var insert = new NpgsqlCommand("INSERT INTO events SELECT * FROM events_in ON CONFLICT DO NOTHING RETURNING message_id", pg, ptx))
         await using (var reader = await insert.ExecuteReaderAsync())
             while (await reader.ReadAsync()) stored.Add(reader.GetString(0));
@@ -442,33 +433,39 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
     private async Task CopyAsync(NpgsqlConnection pg, string table, List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
         await using var writer = await pg.BeginBinaryImportAsync($"COPY {table} ({EventColumns}) FROM STDIN (FORMAT BINARY)");
+        // Synchronous writes: they only fill Npgsql's buffer (flushing when full), and an await per
+        // column per row costs more CPU than the copy itself.
         foreach (var (_, e, d, u) in rows)
         {
-            await writer.StartRowAsync();
-            await writer.WriteAsync(appId, NpgsqlDbType.Bigint);
-            await writer.WriteAsync(e.MessageId, NpgsqlDbType.Text);
-            await writer.WriteAsync(e.Name, NpgsqlDbType.Text);
-            await WriteNullable(writer, d, NpgsqlDbType.Integer);
-            await WriteNullable(writer, u, NpgsqlDbType.Integer);
-            await writer.WriteAsync(e.OccurredAt, NpgsqlDbType.Bigint);
-            await writer.WriteAsync(now, NpgsqlDbType.Bigint);
-            await writer.WriteAsync(e.PropertiesJson, NpgsqlDbType.Text);
-            await WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
-            await WriteText(writer, e.Currency);
-            await WriteText(writer, e.Utm.Source);
-            await WriteText(writer, e.Utm.Medium);
-            await WriteText(writer, e.Utm.Campaign);
-            await WriteText(writer, e.Utm.Term);
-            await WriteText(writer, e.Utm.Content);
+            writer.StartRow();
+            writer.Write(appId, NpgsqlDbType.Bigint);
+            writer.Write(e.MessageId, NpgsqlDbType.Text);
+            writer.Write(e.Name, NpgsqlDbType.Text);
+            WriteNullable(writer, d, NpgsqlDbType.Integer);
+            WriteNullable(writer, u, NpgsqlDbType.Integer);
+            writer.Write(e.OccurredAt, NpgsqlDbType.Bigint);
+            writer.Write(now, NpgsqlDbType.Bigint);
+            writer.Write(e.PropertiesJson, NpgsqlDbType.Text);
+            WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
+            WriteText(writer, e.Currency);
+            WriteText(writer, e.Utm.Source);
+            WriteText(writer, e.Utm.Medium);
+            WriteText(writer, e.Utm.Campaign);
+            WriteText(writer, e.Utm.Term);
+            WriteText(writer, e.Utm.Content);
         }
         await writer.CompleteAsync();
     }
 
-    private static Task WriteNullable<T>(NpgsqlBinaryImporter w, T? v, NpgsqlDbType t) where T : struct =>
-        v is { } x ? w.WriteAsync(x, t) : w.WriteNullAsync();
+    private static void WriteNullable<T>(NpgsqlBinaryImporter w, T? v, NpgsqlDbType t) where T : struct
+    {
+        if (v is { } x) w.Write(x, t); else w.WriteNull();
+    }
 
-    private static Task WriteText(NpgsqlBinaryImporter w, string? v) =>
-        v is null ? w.WriteNullAsync() : w.WriteAsync(v, NpgsqlDbType.Text);
+    private static void WriteText(NpgsqlBinaryImporter w, string? v)
+    {
+        if (v is null) w.WriteNull(); else w.Write(v, NpgsqlDbType.Text);
+    }
 
     internal sealed class DeviceState
     {

@@ -35,6 +35,9 @@ public sealed class IngestOptions
     /// <summary>After clock-skew correction an event may be at most this far in the future.</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(24);
 
+    /// <summary>Concurrent group-commit transactions on PostgreSQL (SQLite always uses one).</summary>
+    [Range(1, 64)] public int PostgresWriters { get; set; } = 3;
+
     /// <summary>Group commit: at most this many events in one transaction.</summary>
     [Range(1, 1_000_000)] public int MaxEventsPerCommit { get; set; } = 20_000;
 }

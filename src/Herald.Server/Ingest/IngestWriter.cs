@@ -16,7 +16,7 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
 {
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(20_000)
     {
-        SingleReader = true,
+        SingleReader = false,
         FullMode = BoundedChannelFullMode.Wait,
     });
     private readonly IIngestObserver[] _observers = observers.ToArray();
@@ -40,6 +40,14 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         stoppingToken.Register(() => _queue.Writer.TryComplete());
+        // SQLite has one writer at a time anyway. PostgreSQL overlaps one group's commit (the WAL
+        // flush) with the next group's COPY, which is where durable ingest spends its time.
+        var writers = db.IsPostgres ? options.Value.PostgresWriters : 1;
+        await Task.WhenAll(Enumerable.Range(0, writers).Select(_ => Task.Run(WriteLoopAsync, CancellationToken.None)));
+    }
+
+    private async Task WriteLoopAsync()
+    {
         var max = options.Value.MaxEventsPerCommit;
         var group = new List<Pending>();
         // Drains until the channel is completed *and* empty: everything queued before shutdown is written.
@@ -87,7 +95,9 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
         await using (var conn = await db.OpenAsync())
         {
             await using var tx = await conn.BeginTransactionAsync();
-            foreach (var app in group.Select((p, i) => (p, i)).GroupBy(x => x.p.AppId))
+            // Apps in ascending order, so concurrent writers take the apps' ordinal-counter row locks
+            // in one order and cannot deadlock on them.
+            foreach (var app in group.Select((p, i) => (p, i)).GroupBy(x => x.p.AppId).OrderBy(g => g.Key))
             {
                 var batch = new AppBatch(db, conn, tx, app.Key, clock.GetUtcNow().ToUnixTimeMilliseconds());
                 await batch.PrefetchAsync(app.SelectMany(x => x.p.Ops));
