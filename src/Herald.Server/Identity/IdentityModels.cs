@@ -43,7 +43,12 @@ public sealed class EventView
     public string? ExternalId { get; init; }
     public long OccurredAt { get; init; }
     public long ReceivedAt { get; init; }
-    public System.Text.Json.Nodes.JsonObject Attributes { get; set; } = [];
+
+    /// <summary>As stored; read through <see cref="Attributes"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string PropertiesJson { get; init; } = "{}";
+
+    public System.Text.Json.Nodes.JsonObject Attributes => System.Text.Json.Nodes.JsonNode.Parse(PropertiesJson)!.AsObject();
     public double? Revenue { get; init; }
     public string? Currency { get; init; }
     public string? UtmSource { get; init; }

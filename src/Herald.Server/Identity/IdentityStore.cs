@@ -72,7 +72,7 @@ public sealed class IdentityStore(Db db)
             where = "e.device_ordinal = @ordinal";
             args = new { appId, ordinal, limit };
         }
-        var rows = await conn.QueryAsync<EventRow>(
+        var rows = await conn.QueryAsync<EventView>(
             $"""
             SELECT e.message_id AS MessageId, e.name AS Name, d.installation_id AS InstallationId, u.external_id AS ExternalId,
                    e.occurred_at AS OccurredAt, e.received_at AS ReceivedAt, e.properties AS PropertiesJson, e.revenue AS Revenue,
@@ -84,13 +84,7 @@ public sealed class IdentityStore(Db db)
             WHERE e.app_id = @appId AND {where}
             ORDER BY e.occurred_at DESC LIMIT @limit
             """, args);
-        return rows.Select(r => new EventView
-        {
-            MessageId = r.MessageId, Name = r.Name, InstallationId = r.InstallationId, ExternalId = r.ExternalId,
-            OccurredAt = r.OccurredAt, ReceivedAt = r.ReceivedAt, Attributes = JsonNode.Parse(r.PropertiesJson)!.AsObject(),
-            Revenue = r.Revenue, Currency = r.Currency, UtmSource = r.UtmSource, UtmMedium = r.UtmMedium,
-            UtmCampaign = r.UtmCampaign, UtmTerm = r.UtmTerm, UtmContent = r.UtmContent,
-        }).ToList();
+        return rows.ToList();
     }
 
     /// <summary>
@@ -134,23 +128,5 @@ public sealed class IdentityStore(Db db)
         public string AttributesJson { get; init; } = "{}";
         public long CreatedAt { get; init; }
         public long UpdatedAt { get; init; }
-    }
-
-    private sealed class EventRow
-    {
-        public string MessageId { get; init; } = "";
-        public string Name { get; init; } = "";
-        public string? InstallationId { get; init; }
-        public string? ExternalId { get; init; }
-        public long OccurredAt { get; init; }
-        public long ReceivedAt { get; init; }
-        public string PropertiesJson { get; init; } = "{}";
-        public double? Revenue { get; init; }
-        public string? Currency { get; init; }
-        public string? UtmSource { get; init; }
-        public string? UtmMedium { get; init; }
-        public string? UtmCampaign { get; init; }
-        public string? UtmTerm { get; init; }
-        public string? UtmContent { get; init; }
     }
 }
