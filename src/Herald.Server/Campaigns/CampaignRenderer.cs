@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Herald.Domain.Templates;
+using Herald.Server.Identity;
+
+namespace Herald.Server.Campaigns;
+
+/// <summary>
+/// A campaign's templates compiled once (per field and locale) and rendered per recipient. The
+/// dispatcher renders through the same object, so the preview shows exactly what is sent.
+/// </summary>
+public sealed class CampaignRenderer
+{
+    private readonly CampaignDefinition _definition;
+    private readonly Dictionary<string, MessageTemplate> _templates = new(StringComparer.Ordinal);
+
+    public CampaignRenderer(CampaignDefinition definition)
+    {
+        _definition = definition;
+        foreach (var (field, source, html) in CampaignValidator.TemplateFields(definition))
+            _templates[field] = MessageTemplate.Compile(source, html);
+    }
+
+    /// <summary>The locale key of <see cref="ContentDefinition.Locales"/> for a device locale: exact tag, then language, else base content.</summary>
+    public string? PickLocale(string? deviceLocale)
+    {
+        var locales = _definition.Content.Locales;
+        if (locales is null || locales.Count == 0 || string.IsNullOrEmpty(deviceLocale)) return null;
+        var tag = deviceLocale.Replace('_', '-');
+        var exact = locales.Keys.FirstOrDefault(k => string.Equals(k, tag, StringComparison.OrdinalIgnoreCase));
+        if (exact is not null) return exact;
+        var lang = tag.Split('-')[0];
+        return locales.Keys.FirstOrDefault(k => string.Equals(k, lang, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Renders every field for one recipient, or says why they are skipped.</summary>
+    public PreviewView Render(IReadOnlyDictionary<string, object?> context, string? deviceLocale)
+    {
+        var locale = PickLocale(deviceLocale);
+        var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var name in new[] { "title", "body", "subject", "html", "text" })
+        {
+            var key = locale is not null && _templates.ContainsKey($"content.locales.{locale}.{name}")
+                ? $"content.locales.{locale}.{name}" : $"content.{name}";
+            if (!_templates.TryGetValue(key, out var t)) continue;
+            if (_definition.MissingValues == "skip" && t.FirstMissing(context) is { } missing)
+                return new PreviewView(true, $"missing value '{missing}' used in {key}", locale, fields);
+            fields[name] = t.Render(context);
+        }
+        foreach (var (key, t) in _templates.Where(x => x.Key == "content.url" || x.Key.StartsWith("content.data.", StringComparison.Ordinal)))
+        {
+            if (_definition.MissingValues == "skip" && t.FirstMissing(context) is { } missing)
+                return new PreviewView(true, $"missing value '{missing}' used in {key}", locale, fields);
+            fields[key["content.".Length..]] = t.Render(context);
+        }
+        return new PreviewView(false, null, locale, fields);
+    }
+
+    /// <summary>
+    /// The values a template can use: profile attributes at the top level ({{first_name}}), and
+    /// <c>user.*</c>, <c>device.*</c> and (for triggered sends) <c>event.*</c>.
+    /// </summary>
+    public static Dictionary<string, object?> Context(UserView? user, DeviceView? device, JsonObject? eventAttributes = null)
+    {
+        var ctx = new Dictionary<string, object?>(StringComparer.Ordinal);
+        if (user is not null)
+        {
+            foreach (var (k, v) in user.Attributes) ctx[k] = Plain(v);
+            var u = new Dictionary<string, object?>(ctx, StringComparer.Ordinal)
+            {
+                ["externalId"] = user.ExternalId, ["email"] = user.Email, ["phone"] = user.Phone,
+            };
+            ctx["user"] = u;
+        }
+        if (device is not null)
+        {
+            ctx["device"] = new Dictionary<string, object?>(StringComparer.Ordinal)
+            {
+                ["installationId"] = device.InstallationId, ["platform"] = device.Platform, ["locale"] = device.Locale,
+                ["timezone"] = device.Timezone, ["appVersion"] = device.AppVersion, ["osVersion"] = device.OsVersion,
+            };
+        }
+        if (eventAttributes is not null)
+            ctx["event"] = eventAttributes.ToDictionary(x => x.Key, x => Plain(x.Value), StringComparer.Ordinal);
+        return ctx;
+    }
+
+    private static object? Plain(JsonNode? v) => v switch
+    {
+        null => null,
+        JsonValue val when val.GetValueKind() == JsonValueKind.String => val.GetValue<string>(),
+        JsonValue val when val.GetValueKind() == JsonValueKind.Number => val.GetValue<double>() is var d && d == Math.Floor(d) && Math.Abs(d) < 1e15
+            ? ((long)d).ToString(CultureInfo.InvariantCulture) : val.GetValue<double>().ToString(CultureInfo.InvariantCulture),
+        JsonValue val when val.GetValueKind() is JsonValueKind.True or JsonValueKind.False => val.GetValue<bool>(),
+        JsonArray a => string.Join(", ", a.Select(x => x?.ToString())),
+        _ => v.ToJsonString(),
+    };
+}
