@@ -24,6 +24,10 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
     private readonly List<(EventOp Op, EventInput E, int? Device, int? User)> _events = [];
     private readonly Dictionary<int, long> _seen = [];
     private Dictionary<string, string>? _attributeTypes;
+    // Ordinals reserved in one step for the devices / users this batch may create. A reservation
+    // holds the app row's lock until commit, so one per batch keeps concurrent writers moving.
+    private (int Next, int End) _devicePool, _userPool;
+    private int _mayCreateDevices, _mayCreateUsers;
 
     public async Task PrefetchAsync(IEnumerable<IngestOp> ops)
     {
@@ -53,6 +57,9 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
             Remember(d);
         foreach (var u in await QueryIn<UserRow>("SELECT ordinal AS Ordinal, external_id AS ExternalId, merged_into AS MergedInto FROM users WHERE app_id = @appId AND external_id", users))
             _users[u.ExternalId] = new UserState(u.MergedInto ?? u.Ordinal);
+        _mayCreateUsers = users.Count(u => !_users.ContainsKey(u));
+        _mayCreateDevices = anon.Count(a => !_byAnonymous.ContainsKey(a))
+            + ops.OfType<DeviceOp>().Count(d => d.Device.InstallationId is null || !_byInstallation.ContainsKey(d.Device.InstallationId));
     }
 
     private async Task<List<T>> QueryIn<T>(string sqlBeforeIn, HashSet<string> keys)
@@ -174,7 +181,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
 
     private async Task<DeviceState> CreateDeviceAsync(string platform, string? anonymousId, long at)
     {
-        var ordinal = await NextOrdinalAsync("next_device_ordinal");
+        var ordinal = await NextDeviceOrdinalAsync();
         var installationId = Guid.CreateVersion7().ToString();
         var inserted = await conn.ExecuteScalarAsync<int?>(
             """
@@ -195,8 +202,24 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         return state;
     }
 
-    private async Task<int> NextOrdinalAsync(string column) =>
-        await conn.ExecuteScalarAsync<int>($"UPDATE apps SET {column} = {column} + 1 WHERE id = @appId RETURNING {column} - 1", new { appId }, tx);
+    private async Task<int> NextDeviceOrdinalAsync()
+    {
+        if (_devicePool.Next == _devicePool.End) _devicePool = await ReserveAsync("next_device_ordinal", _mayCreateDevices);
+        return _devicePool.Next++;
+    }
+
+    private async Task<int> NextUserOrdinalAsync()
+    {
+        if (_userPool.Next == _userPool.End) _userPool = await ReserveAsync("next_user_ordinal", _mayCreateUsers);
+        return _userPool.Next++;
+    }
+
+    private async Task<(int Next, int End)> ReserveAsync(string column, int expected)
+    {
+        var count = Math.Max(1, expected);
+        var end = await conn.ExecuteScalarAsync<int>($"UPDATE apps SET {column} = {column} + @count WHERE id = @appId RETURNING {column}", new { appId, count }, tx);
+        return (end - count, end);
+    }
 
     /// <summary>Attaches a device to a user; an anonymous device's history becomes the user's (R-ID-2).</summary>
     private async Task LinkAsync(DeviceState device, UserState user)
@@ -219,7 +242,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
     private async Task<UserState> UserAsync(string externalId)
     {
         if (_users.TryGetValue(externalId, out var u)) return u;
-        var ordinal = await NextOrdinalAsync("next_user_ordinal");
+        var ordinal = await NextUserOrdinalAsync();
         var inserted = await conn.ExecuteScalarAsync<int?>(
             """
             INSERT INTO users (app_id, ordinal, external_id, created_at, updated_at)
