@@ -274,6 +274,18 @@ public abstract class IngestTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Devices_registered_at_once_get_dense_ordinals()
+    {
+        var app = await host.NewAppAsync();
+        var sdk = app.Sdk();
+        var ids = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => sdk.PostOk("/sdk/v1/devices", $$$"""{"platform":"ios","pushToken":"tok-{{{i}}}"}""")));
+        var ordinals = new List<int>();
+        foreach (var r in ids)
+            ordinals.Add((await app.Rest().GetJson($"/api/v1/devices/{r.GetProperty("installationId").GetString()}")).GetProperty("ordinal").GetInt32());
+        ordinals.Order().ShouldBe(Enumerable.Range(0, 40));
+    }
+
+    [Fact]
     public async Task Device_updates_change_only_the_fields_sent()
     {
         var app = await host.NewAppAsync();
