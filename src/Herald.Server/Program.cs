@@ -1,3 +1,4 @@
+using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
@@ -13,6 +14,7 @@ builder.AddStorage();
 builder.AddApps();
 builder.AddIdentity();
 builder.AddIngest();
+builder.AddAnalytics();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 if (!Cli.IsCommand(args))
     builder.Services.AddHostedService<Bootstrap>();
@@ -29,6 +31,7 @@ app.MapHealth();
 app.MapApps();
 app.MapIdentity();
 app.MapIngest();
+app.MapAnalytics();
 
 await app.RunAsync();
 return 0;
