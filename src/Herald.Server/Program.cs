@@ -3,6 +3,7 @@ using Herald.Server.Apps;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
+using Herald.Server.Segments;
 using Herald.Server.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -15,6 +16,7 @@ builder.AddApps();
 builder.AddIdentity();
 builder.AddIngest();
 builder.AddAnalytics();
+builder.AddSegments();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 if (!Cli.IsCommand(args))
     builder.Services.AddHostedService<Bootstrap>();
@@ -32,6 +34,7 @@ app.MapApps();
 app.MapIdentity();
 app.MapIngest();
 app.MapAnalytics();
+app.MapSegments();
 
 await app.RunAsync();
 return 0;
