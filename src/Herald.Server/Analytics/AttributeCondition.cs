@@ -29,7 +29,7 @@ public sealed class AttributeCondition
     private int Days { get; }
 
     /// <summary>A stable text of the condition, for caching results.</summary>
-    public string Key => $"{Attribute}\u0001{Op}\u0001{Value.GetRawText()}";
+    public string Key => $"{Attribute}\u0001{Op}\u0001{(Value.ValueKind == JsonValueKind.Undefined ? "" : Value.GetRawText())}";
 
     /// <summary>Parses <paramref name="node"/>; problems go to <paramref name="errors"/> with their path.</summary>
     public static AttributeCondition? Parse(JsonElement node, string path, string attributeField, List<RuleError> errors)
