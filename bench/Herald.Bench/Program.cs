@@ -8,9 +8,11 @@ switch (name)
         return await Herald.Bench.IngestBench.RunAsync(rest);
     case "analytics":
         return Herald.Bench.AnalyticsBench.Run(rest);
+    case "analytics-db":
+        return await Herald.Bench.AnalyticsDbBench.RunAsync(rest);
     case "gateway":
         return await Herald.Bench.GatewayBench.RunAsync(rest);
     default:
-        Console.Error.WriteLine("usage: herald-bench ingest|analytics|gateway [options]");
+        Console.Error.WriteLine("usage: herald-bench ingest|analytics|analytics-db|gateway [options]");
         return 2;
 }

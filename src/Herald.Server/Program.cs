@@ -1,8 +1,10 @@
+using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Campaigns;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
+using Herald.Server.Segments;
 using Herald.Server.Storage;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -14,6 +16,8 @@ builder.AddStorage();
 builder.AddApps();
 builder.AddIdentity();
 builder.AddIngest();
+builder.AddAnalytics();
+builder.AddSegments();
 builder.AddCampaigns();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 if (!Cli.IsCommand(args))
@@ -31,6 +35,8 @@ app.MapHealth();
 app.MapApps();
 app.MapIdentity();
 app.MapIngest();
+app.MapAnalytics();
+app.MapSegments();
 app.MapCampaigns();
 
 await app.RunAsync();

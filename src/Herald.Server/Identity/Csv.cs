@@ -11,6 +11,10 @@ public static class Csv
 {
     public readonly record struct Record(int Line, IReadOnlyList<string> Fields);
 
+    /// <summary>One RFC 4180 line (CRLF-terminated); fields with a comma, quote or line break are quoted.</summary>
+    public static string Line(IEnumerable<string?> fields) =>
+        string.Join(',', fields.Select(f => f is null ? "" : f.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{f.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : f)) + "\r\n";
+
     public static IEnumerable<Record> Read(string text)
     {
         var firstLineEnd = text.IndexOf('\n');

@@ -1,3 +1,4 @@
+using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Storage;
 
@@ -5,11 +6,12 @@ namespace Herald.Server.Infrastructure;
 
 /// <summary>
 /// Operator commands on the same executable: <c>herald apps create --name N [--category C] [--timezone TZ]</c>,
-/// <c>herald admin-key create</c>, <c>herald migrate</c>. They use the configured database.
+/// <c>herald admin-key create</c>, <c>herald migrate</c>,
+/// <c>herald analytics rebuild [--app N]</c>. They use the configured database.
 /// </summary>
 public static class Cli
 {
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "apps" or "admin-key" or "migrate";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "apps" or "admin-key" or "migrate" or "analytics";
 
     public static async Task<int> RunAsync(WebApplication app, string[] args)
     {
@@ -33,8 +35,18 @@ public static class Cli
                 foreach (var a in await services.GetRequiredService<AppService>().ListAsync(CancellationToken.None))
                     Console.WriteLine($"{a.Id}\t{a.Name}\t{a.Category}\t{a.Timezone}");
                 return 0;
+            case ["analytics", "rebuild", .. var rest]:
+                var only = Option(rest, "--app");
+                var ids = only is not null ? [long.Parse(only, System.Globalization.CultureInfo.InvariantCulture)]
+                    : (await services.GetRequiredService<AppService>().ListAsync(CancellationToken.None)).Select(a => a.Id).ToArray();
+                foreach (var id in ids)
+                {
+                    var read = await services.GetRequiredService<RollupStore>().RebuildAsync(id, force: true, CancellationToken.None);
+                    Console.WriteLine($"app {id}: rollups rebuilt from {read} events");
+                }
+                return 0;
             default:
-                Console.Error.WriteLine("usage: herald [apps create --name N [--category general|ecommerce|media] [--timezone TZ] | apps list | admin-key create | migrate]");
+                Console.Error.WriteLine("usage: herald [apps create --name N [--category general|ecommerce|media] [--timezone TZ] | apps list | admin-key create | migrate | analytics rebuild [--app N]]");
                 return 2;
         }
     }

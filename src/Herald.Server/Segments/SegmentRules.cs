@@ -1,0 +1,140 @@
+using System.Text.Json;
+using Herald.Server.Analytics;
+
+namespace Herald.Server.Segments;
+
+/// <summary>A parsed segment rule tree (schema in docs/segments.md).</summary>
+public abstract record Rule(string Path);
+
+public sealed record AndRule(string Path, IReadOnlyList<Rule> Children) : Rule(Path);
+public sealed record OrRule(string Path, IReadOnlyList<Rule> Children) : Rule(Path);
+public sealed record NotRule(string Path, Rule Child) : Rule(Path);
+public sealed record AttributeRule(string Path, AttributeCondition Condition) : Rule(Path);
+public sealed record DeviceRule(string Path, AttributeCondition Condition) : Rule(Path);
+public sealed record SegmentRefRule(string Path, long SegmentId) : Rule(Path);
+
+/// <summary>
+/// did (or did not) do an event: optional property filters, at least / at most N times, within the
+/// last N local days (today included) or between two local dates; all time otherwise.
+/// </summary>
+public sealed record EventRule(string Path, string Event, bool Did, IReadOnlyList<AttributeCondition> Where,
+    int? AtLeast, int? AtMost, int? WithinLastDays, DateOnly? From, DateOnly? To) : Rule(Path);
+
+public static class SegmentRules
+{
+    public const int MaxNodes = 200;
+    public const int MaxDepth = 12;
+    public static readonly string[] DeviceFacts = ["platform", "pushEnabled", "appVersion", "timezone", "locale", "lastSeen"];
+
+    /// <summary>Parses the tree at <paramref name="root"/>; every problem is reported with its path.</summary>
+    public static Rule? Parse(JsonElement root, List<RuleError> errors, string path = "rules")
+    {
+        var nodes = 0;
+        return Node(root, path, 0, errors, ref nodes);
+    }
+
+    private static Rule? Node(JsonElement n, string path, int depth, List<RuleError> errors, ref int nodes)
+    {
+        if (++nodes > MaxNodes) { if (nodes == MaxNodes + 1) errors.Add(new(path, $"a rule tree has at most {MaxNodes} nodes")); return null; }
+        if (depth > MaxDepth) { errors.Add(new(path, $"rules nest at most {MaxDepth} deep")); return null; }
+        if (n.ValueKind != JsonValueKind.Object) { errors.Add(new(path, "must be an object")); return null; }
+        var kinds = new[] { "and", "or", "not", "attribute", "device", "event", "segment" }.Where(k => n.TryGetProperty(k, out _)).ToList();
+        if (kinds.Count != 1)
+        {
+            errors.Add(new(path, kinds.Count == 0
+                ? "must have one of and, or, not, attribute, device, event, segment"
+                : $"has both {kinds[0]} and {kinds[1]}; a rule is one of them"));
+            return null;
+        }
+        var kind = kinds[0];
+        var v = n.GetProperty(kind);
+        switch (kind)
+        {
+            case "and" or "or":
+                if (v.ValueKind != JsonValueKind.Array || v.GetArrayLength() == 0) { errors.Add(new($"{path}.{kind}", "must be a non-empty array of rules")); return null; }
+                var children = new List<Rule>();
+                var i = 0;
+                foreach (var c in v.EnumerateArray())
+                    if (Node(c, $"{path}.{kind}[{i++}]", depth + 1, errors, ref nodes) is { } child) children.Add(child);
+                return kind == "and" ? new AndRule(path, children) : new OrRule(path, children);
+            case "not":
+                return Node(v, $"{path}.not", depth + 1, errors, ref nodes) is { } inner ? new NotRule(path, inner) : null;
+            case "attribute":
+                return AttributeCondition.Parse(n, path, "attribute", errors) is { } a ? new AttributeRule(path, a) : null;
+            case "device":
+                if (v.ValueKind != JsonValueKind.String || !DeviceFacts.Contains(v.GetString()))
+                {
+                    errors.Add(new($"{path}.device", $"device must be one of {string.Join(", ", DeviceFacts)}"));
+                    return null;
+                }
+                return AttributeCondition.Parse(n, path, "device", errors) is { } d ? new DeviceRule(path, d) : null;
+            case "segment":
+                if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var id) || id <= 0) { errors.Add(new($"{path}.segment", "must be a segment id")); return null; }
+                return new SegmentRefRule(path, id);
+            default:
+                return EventNode(n, v, path, errors);
+        }
+    }
+
+    private static EventRule? EventNode(JsonElement n, JsonElement v, string path, List<RuleError> errors)
+    {
+        var before = errors.Count;
+        if (v.ValueKind != JsonValueKind.String || v.GetString()!.Length is 0 or > 128) errors.Add(new($"{path}.event", "event must be an event name of 1 to 128 characters"));
+        var did = true;
+        if (n.TryGetProperty("did", out var d))
+        {
+            if (d.ValueKind is JsonValueKind.True or JsonValueKind.False) did = d.GetBoolean();
+            else errors.Add(new($"{path}.did", "did must be true or false"));
+        }
+        int? Count(string field)
+        {
+            if (!n.TryGetProperty(field, out var x)) return null;
+            if (x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var k) && k is >= 1 and <= 1_000_000) return k;
+            errors.Add(new($"{path}.{field}", $"{field} must be a whole number from 1 to 1000000"));
+            return null;
+        }
+        var atLeast = Count("atLeast");
+        var atMost = Count("atMost");
+        var within = Count("withinLastDays");
+        if (within > 3660) errors.Add(new($"{path}.withinLastDays", "withinLastDays must be at most 3660"));
+        if (atLeast is not null && atMost is not null && atLeast > atMost) errors.Add(new($"{path}.atMost", "atMost must not be below atLeast"));
+        DateOnly? Date(string field)
+        {
+            if (!n.TryGetProperty(field, out var x)) return null;
+            if (x.ValueKind == JsonValueKind.String && DateOnly.TryParseExact(x.GetString(), "yyyy-MM-dd", out var date)) return date;
+            errors.Add(new($"{path}.{field}", $"{field} must be a date as YYYY-MM-DD"));
+            return null;
+        }
+        var from = Date("from");
+        var to = Date("to");
+        if (within is not null && (from is not null || to is not null)) errors.Add(new($"{path}.withinLastDays", "use withinLastDays or from/to, not both"));
+        if (from > to) errors.Add(new($"{path}.from", "from is after to"));
+        var where = new List<AttributeCondition>();
+        if (n.TryGetProperty("where", out var w))
+        {
+            if (w.ValueKind != JsonValueKind.Array) errors.Add(new($"{path}.where", "where must be an array of conditions"));
+            else
+            {
+                var i = 0;
+                foreach (var c in w.EnumerateArray())
+                    if (AttributeCondition.Parse(c, $"{path}.where[{i++}]", "attribute", errors) is { } parsed) where.Add(parsed);
+            }
+        }
+        return errors.Count > before ? null : new EventRule(path, v.GetString()!, did, where, atLeast, atMost, within, from, to);
+    }
+
+    public static IEnumerable<Rule> Walk(Rule rule)
+    {
+        yield return rule;
+        var children = rule switch
+        {
+            AndRule a => a.Children,
+            OrRule o => o.Children,
+            NotRule n => [n.Child],
+            _ => [],
+        };
+        foreach (var c in children)
+            foreach (var x in Walk(c))
+                yield return x;
+    }
+}
