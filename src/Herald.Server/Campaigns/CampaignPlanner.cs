@@ -3,7 +3,9 @@ using System.Globalization;
 using Dapper;
 using Herald.Domain.Scheduling;
 using Herald.Server.Apps;
+using Herald.Domain.Analytics;
 using Herald.Server.Infrastructure;
+using Herald.Server.Segments;
 using Herald.Server.Storage;
 
 namespace Herald.Server.Campaigns;
@@ -17,7 +19,7 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, TimeProvider clock)
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, TimeProvider clock)
 {
     private const int Chunk = 1000;
 
@@ -28,12 +30,13 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         public int? UserOrdinal { get; init; }
         public string? Platform { get; init; }
         public string? Timezone { get; init; }
+        public bool Explicit { get; init; }
     }
 
     public async Task<int> AudienceSizeAsync(long appId, CampaignDefinition d, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
-        var candidates = await CandidatesAsync(conn, null, appId, d);
+        var candidates = await CandidatesAsync(conn, null, appId, d, ct);
         return d.Limits.MaxRecipients is { } max ? Math.Min(max, candidates.Count) : candidates.Count;
     }
 
@@ -58,7 +61,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         if (state is not (CampaignStates.Draft or CampaignStates.Scheduled))
             throw new ProblemException(409, "Already sent", $"Campaign {campaignId} is {state}.", "state");
 
-        var candidates = await CandidatesAsync(conn, tx, appId, d);
+        var candidates = await CandidatesAsync(conn, tx, appId, d, ct);
         if (d.Limits.MaxRecipients is { } maxRecipients && candidates.Count > maxRecipients)
             candidates = candidates.Take(maxRecipients).ToList();
         var sentBefore = await RecentCountsAsync(conn, tx, appId, now);
@@ -98,6 +101,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
             $"planned {queued} of {candidates.Count}", now.ToUnixTimeMilliseconds());
         await tx.CommitAsync(ct);
+        foreach (var segmentId in (d.Audience.IncludeSegments ?? []).Concat(d.Audience.ExcludeSegments ?? []).Distinct())
+            await segments.MarkUsedAsync(appId, segmentId, ct);
         return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last);
     }
 
@@ -109,40 +114,66 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             ON CONFLICT DO NOTHING
             """, rows, tx);
 
-    /// <summary>Reachable recipients: push-enabled devices with a token that are not uninstalled, or opted-in users with an address.</summary>
-    private static async Task<List<Candidate>> CandidatesAsync(DbConnection conn, DbTransaction? tx, long appId, CampaignDefinition d)
+    /// <summary>
+    /// Reachable recipients: push-enabled devices with a token that are not uninstalled, or opted-in
+    /// users with an address — and of those, the ones the audience names: everyone, explicit users or
+    /// devices, members of the included segments, minus members of the excluded ones.
+    /// </summary>
+    private async Task<List<Candidate>> CandidatesAsync(DbConnection conn, DbTransaction? tx, long appId, CampaignDefinition d, CancellationToken ct)
     {
         var a = d.Audience;
         var users = a.Users ?? [];
         var devices = a.Devices ?? [];
-        var explicitOnly = !a.All && a.IncludeSegments is not { Count: > 0 };
-        if (a.IncludeSegments is { Count: > 0 } || a.ExcludeSegments is { Count: > 0 })
-            throw new ProblemException(501, "Segment audiences not wired yet", "Segment targeting is not available in this build yet; target all, users or devices.", "audience.includeSegments");
-        string sql;
+        var include = await UnionAsync(appId, a.IncludeSegments, ct);
+        var exclude = await UnionAsync(appId, a.ExcludeSegments, ct);
+        var explicitFilter = !a.All && include is null;
+        List<Candidate> found;
         if (d.Channel is Channels.Push or Channels.WebPush)
         {
             var platforms = (d.Channel == Channels.WebPush ? ["web"] : new[] { "ios", "android" })
                 .Where(p => a.Platforms is not { Count: > 0 } || a.Platforms.Contains(p)).ToArray();
             if (platforms.Length == 0) return [];
-            sql = $"""
-                SELECT d.ordinal AS Recipient, d.ordinal AS DeviceOrdinal, d.user_ordinal AS UserOrdinal, d.platform AS Platform, d.timezone AS Timezone
+            var sql = $"""
+                SELECT d.ordinal AS Recipient, d.ordinal AS DeviceOrdinal, d.user_ordinal AS UserOrdinal, d.platform AS Platform, d.timezone AS Timezone,
+                       CASE WHEN d.installation_id IN @devices OR u.external_id IN @users THEN 1 ELSE 0 END AS Explicit
                 FROM devices d LEFT JOIN users u ON u.app_id = d.app_id AND u.ordinal = d.user_ordinal
                 WHERE d.app_id = @appId AND d.uninstalled_at IS NULL AND d.push_enabled AND d.push_token IS NOT NULL
                   AND d.platform IN @platforms AND (u.ordinal IS NULL OR u.optin_push)
-                  {(explicitOnly ? "AND (d.installation_id IN @devices OR u.external_id IN @users)" : "")}
+                  {(explicitFilter ? "AND (d.installation_id IN @devices OR u.external_id IN @users)" : "")}
                 ORDER BY d.ordinal
                 """;
-            return (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = Nonempty(devices), users = Nonempty(users) }, tx)).ToList();
+            found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = Nonempty(devices), users = Nonempty(users) }, tx)).ToList();
+            return found.Where(c => a.All || c.Explicit || include?.Contains((uint)c.DeviceOrdinal!.Value) == true)
+                .Where(c => exclude?.Contains((uint)c.DeviceOrdinal!.Value) != true).ToList();
         }
         var (address, optin) = d.Channel == Channels.Email ? ("email", "optin_email") : ("phone", "optin_sms");
-        sql = $"""
-            SELECT u.ordinal AS Recipient, u.ordinal AS UserOrdinal
+        var userSql = $"""
+            SELECT u.ordinal AS Recipient, u.ordinal AS UserOrdinal, CASE WHEN u.external_id IN @users THEN 1 ELSE 0 END AS Explicit
             FROM users u
             WHERE u.app_id = @appId AND u.deleted_at IS NULL AND u.merged_into IS NULL AND u.{address} IS NOT NULL AND u.{optin}
-              {(explicitOnly ? "AND u.external_id IN @users" : "")}
+              {(explicitFilter ? "AND u.external_id IN @users" : "")}
             ORDER BY u.ordinal
             """;
-        return (await conn.QueryAsync<Candidate>(sql, new { appId, users = Nonempty(users) }, tx)).ToList();
+        found = (await conn.QueryAsync<Candidate>(userSql, new { appId, users = Nonempty(users) }, tx)).ToList();
+        if (include is null && exclude is null) return found;
+        // Segments are sets of devices: a user is in one when any of their devices is.
+        var owners = (await conn.QueryAsync<(long device, long user)>(
+            "SELECT ordinal, user_ordinal FROM devices WHERE app_id = @appId AND user_ordinal IS NOT NULL", new { appId }, tx)).ToList();
+        HashSet<int>? Users(RoaringBitmap? bits) => bits is null ? null
+            : owners.Where(o => bits.Contains((uint)o.device)).Select(o => (int)o.user).ToHashSet();
+        var inUsers = Users(include);
+        var outUsers = Users(exclude);
+        return found.Where(c => a.All || c.Explicit || inUsers?.Contains(c.Recipient) == true)
+            .Where(c => outUsers?.Contains(c.Recipient) != true).ToList();
+    }
+
+    private async Task<RoaringBitmap?> UnionAsync(long appId, List<long>? segmentIds, CancellationToken ct)
+    {
+        if (segmentIds is not { Count: > 0 }) return null;
+        var members = new List<RoaringBitmap>();
+        foreach (var id in segmentIds.Distinct())
+            members.Add(await segments.MembersAsync(appId, id, ct));
+        return RoaringBitmap.OrMany(members);
     }
 
     // "IN @list" with an empty list is fine for Dapper, but a list with one impossible value keeps both engines' plans simple.
