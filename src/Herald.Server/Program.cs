@@ -1,4 +1,5 @@
 using Herald.Server.Apps;
+using Herald.Server.Delivery;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
@@ -13,6 +14,7 @@ builder.AddStorage();
 builder.AddApps();
 builder.AddIdentity();
 builder.AddIngest();
+builder.AddDelivery();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 if (!Cli.IsCommand(args))
     builder.Services.AddHostedService<Bootstrap>();
@@ -29,6 +31,7 @@ app.MapHealth();
 app.MapApps();
 app.MapIdentity();
 app.MapIngest();
+app.MapDelivery();
 
 await app.RunAsync();
 return 0;
