@@ -5,7 +5,15 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Delivery;
 
-public sealed record ChannelErrorView(long Id, string Channel, string Reason, int? StatusCode, long OccurredAt);
+/// <summary>A provider configuration error recorded for an app's channel (a class so Dapper maps either engine's integer types).</summary>
+public sealed class ChannelErrorView
+{
+    public long Id { get; init; }
+    public string Channel { get; init; } = "";
+    public string Reason { get; init; } = "";
+    public int? StatusCode { get; init; }
+    public long OccurredAt { get; init; }
+}
 
 /// <summary>
 /// What a provider's answer means for the data (R-DLV-2): a dead token marks the device uninstalled

@@ -104,7 +104,7 @@ public sealed partial class GatewayRegistry : IDisposable
             case Channels.WebPush:
             {
                 // The key pair is the app's own (made with the app); only the contact subject is configured.
-                var c = Require(app, "vapid", "vapid", "{subject: \"mailto:…\"} (the VAPID contact web push services require)");
+                var c = Require(app, Channels.WebPush, "vapid", "{subject: \"mailto:…\"} (the VAPID contact web push services require; the key pair is the app's own)");
                 return Get(appId, channel, Fingerprint(c.ToJsonString(), app.Row.VapidPublicKey, app.Row.VapidPrivateKey), () =>
                     new WebPushGateway(_http, new WebPushOptions
                     {
