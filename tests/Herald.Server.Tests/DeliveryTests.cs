@@ -283,6 +283,48 @@ public abstract class DeliveryTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Test_email_is_paced_under_the_apps_email_quota()
+    {
+        await using var smtp = await SmtpTestServer.StartAsync();
+        var app = await host.NewAppAsync();
+        var rest = app.Rest();
+        await Put(rest, "smtp", new { host = smtp.Host, port = smtp.Port, from = "kampanya@shop.example", startTls = false });
+        (await rest.PatchAsJsonAsync("/api/v1/app", new { limits = new { emailMaxPer24Hours = 1 } }, Ct)).EnsureSuccessStatusCode();
+        await rest.PutAsJsonAsync("/api/v1/users/q1", new { email = "q1@example.com" }, Ct);
+        await rest.PutAsJsonAsync("/api/v1/users/q2", new { email = "q2@example.com" }, Ct);
+
+        async Task<JsonElement> Send(string user) =>
+            JsonDocument.Parse(await (await rest.PostAsJsonAsync($"/api/v1/users/{user}/test-email", new { subject = "s", text = "t" }, Ct)).Content.ReadAsStringAsync(Ct)).RootElement.Clone();
+        (await Send("q1")).GetProperty("outcome").GetString().ShouldBe("Delivered");
+        var paced = await Send("q2");
+        paced.GetProperty("outcome").GetString().ShouldBe("RetryLater", paced.ToString());
+        paced.GetProperty("retryAfterSeconds").GetDouble().ShouldBeGreaterThan(3600);
+        smtp.Messages().Count.ShouldBe(1);
+
+        // Raising the limit takes effect at the next send: the gateway is rebuilt with the new quota.
+        (await rest.PatchAsJsonAsync("/api/v1/app", new { limits = new { emailMaxPer24Hours = 10 } }, Ct)).EnsureSuccessStatusCode();
+        (await Send("q2")).GetProperty("outcome").GetString().ShouldBe("Delivered");
+    }
+
+    [Fact]
+    public async Task A_bad_gateway_setting_stops_start_up_naming_the_key()
+    {
+        await using var node = host.NewNode(new Dictionary<string, string?> { ["Herald:Gateways:Http:RequestTimeout"] = "-00:00:01" });
+        var e = Should.Throw<Exception>(() => node.Server);
+        e.ToString().ShouldContain("Herald:Gateways:Http:RequestTimeout");
+    }
+
+    [Theory]
+    [InlineData("https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn&Token=t", true)]
+    [InlineData("https://sns.cn-north-1.amazonaws.com.cn/?Action=ConfirmSubscription", true)]
+    [InlineData("http://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription", false)]
+    [InlineData("https://sns.eu-west-1.amazonaws.com.evil.example/", false)]
+    [InlineData("https://sns.eu-west-1.amazonaws.com:8443/", false)]
+    [InlineData("https://evil.example/?sns.eu-west-1.amazonaws.com", false)]
+    public void Only_amazon_sns_subscription_urls_are_followed(string url, bool follow) =>
+        SesWebhook.IsSnsSubscribeUrl(url).ShouldBe(follow);
+
+    [Fact]
     public async Task Test_sms_reaches_the_provider_and_respects_opt_out()
     {
         var app = await host.NewAppAsync();
