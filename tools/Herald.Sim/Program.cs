@@ -20,6 +20,9 @@ internal static class SimProgram
           --concurrency N             parallel SDK requests while registering (default 32)
           --open-rate X --dismiss-rate X
                                       shares of displayed pushes opened / dismissed (0.3 / 0.4)
+          --received-delay S --action-delay S
+                                      longest wait before push_received (2 s) and before the open or
+                                      dismiss that follows it (30 s); each is drawn uniformly up to it
           --dead-percent P --429-percent P --5xx-percent P --slow-percent P
                                       inject provider failures for P % of devices (default 0)
           --duration S                stop after S seconds (default: run until Ctrl+C)
@@ -86,7 +89,15 @@ internal static class SimProgram
             TooManyRequestsPercent = Num(o, "429-percent", 0),
             ServerErrorPercent = Num(o, "5xx-percent", 0),
             SlowPercent = Num(o, "slow-percent", 0),
-            Reactions = new ReactionRates { OpenRate = Num(o, "open-rate", 0.3), DismissRate = Num(o, "dismiss-rate", 0.4) },
+            Reactions = new ReactionRates
+            {
+                OpenRate = Num(o, "open-rate", 0.3),
+                DismissRate = Num(o, "dismiss-rate", 0.4),
+                ReceivedDelayMin = TimeSpan.Zero,
+                ReceivedDelayMax = TimeSpan.FromSeconds(Num(o, "received-delay", 2)),
+                ActionDelayMin = TimeSpan.Zero,
+                ActionDelayMax = TimeSpan.FromSeconds(Num(o, "action-delay", 30)),
+            },
         };
         await using var providers = await LoopbackProviders.StartAsync();
         Log($"loopback providers: FCM {providers.Fcm.BaseAddress}, APNs {providers.Apns.BaseAddress}, web push {providers.WebPush.BaseAddress}");
