@@ -1,6 +1,7 @@
 using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Campaigns;
+using Herald.Server.Delivery;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
@@ -19,6 +20,7 @@ builder.AddIngest();
 builder.AddAnalytics();
 builder.AddSegments();
 builder.AddCampaigns();
+builder.AddDelivery();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 if (!Cli.IsCommand(args))
     builder.Services.AddHostedService<Bootstrap>();
@@ -38,6 +40,7 @@ app.MapIngest();
 app.MapAnalytics();
 app.MapSegments();
 app.MapCampaigns();
+app.MapDelivery();
 
 await app.RunAsync();
 return 0;

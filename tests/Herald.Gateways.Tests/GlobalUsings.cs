@@ -1,3 +1,4 @@
 global using Shouldly;
 global using Xunit;
 global using Herald.Sim.Local;
+global using Herald.Sim.Providers.Smtp;

@@ -18,6 +18,11 @@ public sealed class DeviceView
     public long CreatedAt { get; init; }
     public long LastSeenAt { get; init; }
     public long? UninstalledAt { get; init; }
+    /// <summary>Why the device was marked uninstalled (the provider's answer), while it is.</summary>
+    public string? UninstallReason { get; init; }
+    /// <summary>When an uninstalled device last came back with a new push token.</summary>
+    public long? ReinstalledAt { get; init; }
+    public long? TokenUpdatedAt { get; init; }
 }
 
 public sealed class UserView
@@ -29,6 +34,9 @@ public sealed class UserView
     public bool OptInPush { get; init; }
     public bool OptInEmail { get; init; }
     public bool OptInSms { get; init; }
+    /// <summary>Set when a permanent bounce or complaint suppressed the address: no email goes to it.</summary>
+    public long? EmailSuppressedAt { get; init; }
+    public string? EmailSuppressionReason { get; init; }
     public System.Text.Json.Nodes.JsonObject Attributes { get; set; } = [];
     public long CreatedAt { get; init; }
     public long UpdatedAt { get; init; }

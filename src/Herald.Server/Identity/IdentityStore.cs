@@ -12,7 +12,8 @@ public sealed class IdentityStore(Db db)
         d.installation_id AS InstallationId, d.ordinal AS Ordinal, d.platform AS Platform, d.anonymous_id AS AnonymousId,
         u.external_id AS ExternalId, d.push_token AS PushToken, d.push_enabled AS PushEnabled, d.timezone AS Timezone,
         d.locale AS Locale, d.app_version AS AppVersion, d.os_version AS OsVersion, d.latitude AS Latitude,
-        d.longitude AS Longitude, d.created_at AS CreatedAt, d.last_seen_at AS LastSeenAt, d.uninstalled_at AS UninstalledAt
+        d.longitude AS Longitude, d.created_at AS CreatedAt, d.last_seen_at AS LastSeenAt, d.uninstalled_at AS UninstalledAt,
+        d.uninstall_reason AS UninstallReason, d.reinstalled_at AS ReinstalledAt, d.token_updated_at AS TokenUpdatedAt
         FROM devices d LEFT JOIN users u ON u.app_id = d.app_id AND u.ordinal = d.user_ordinal
         """;
 
@@ -31,7 +32,8 @@ public sealed class IdentityStore(Db db)
         var row = await conn.QuerySingleAsync<UserRow>(
             """
             SELECT ordinal AS Ordinal, external_id AS ExternalId, email AS Email, phone AS Phone, optin_push AS OptInPush,
-                   optin_email AS OptInEmail, optin_sms AS OptInSms, attributes AS AttributesJson, created_at AS CreatedAt, updated_at AS UpdatedAt
+                   optin_email AS OptInEmail, optin_sms AS OptInSms, email_suppressed_at AS EmailSuppressedAt,
+                   email_suppression_reason AS EmailSuppressionReason, attributes AS AttributesJson, created_at AS CreatedAt, updated_at AS UpdatedAt
             FROM users WHERE app_id = @appId AND ordinal = @ordinal
             """, new { appId, ordinal });
         var devices = await conn.QueryAsync<DeviceView>($"SELECT {DeviceColumns} WHERE d.app_id = @appId AND d.user_ordinal = @ordinal ORDER BY d.ordinal",
@@ -40,6 +42,7 @@ public sealed class IdentityStore(Db db)
         {
             ExternalId = externalId, Ordinal = row.Ordinal, Email = row.Email, Phone = row.Phone,
             OptInPush = row.OptInPush, OptInEmail = row.OptInEmail, OptInSms = row.OptInSms,
+            EmailSuppressedAt = row.EmailSuppressedAt, EmailSuppressionReason = row.EmailSuppressionReason,
             Attributes = JsonNode.Parse(row.AttributesJson)!.AsObject(), CreatedAt = row.CreatedAt, UpdatedAt = row.UpdatedAt,
             Devices = devices.ToList(),
         };
@@ -125,6 +128,8 @@ public sealed class IdentityStore(Db db)
         public bool OptInPush { get; init; }
         public bool OptInEmail { get; init; }
         public bool OptInSms { get; init; }
+        public long? EmailSuppressedAt { get; init; }
+        public string? EmailSuppressionReason { get; init; }
         public string AttributesJson { get; init; } = "{}";
         public long CreatedAt { get; init; }
         public long UpdatedAt { get; init; }

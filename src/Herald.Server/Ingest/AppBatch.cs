@@ -163,7 +163,15 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         Set("latitude", "latitude", "Latitude");
         Set("longitude", "longitude", "Longitude");
         if (d.Present.Contains("pushToken"))
+        {
             sets.Add("token_updated_at = CASE WHEN push_token IS NULL OR push_token <> @PushToken THEN @now ELSE token_updated_at END");
+            // R-DLV-2: a device marked uninstalled (dead token) that registers a new token was reinstalled.
+            // SET expressions read the row as it was, so these see the old token and uninstalled_at.
+            const string Reinstalled = "uninstalled_at IS NOT NULL AND (push_token IS NULL OR push_token <> @PushToken)";
+            sets.Add($"reinstalled_at = CASE WHEN {Reinstalled} THEN @now ELSE reinstalled_at END");
+            sets.Add($"uninstall_reason = CASE WHEN {Reinstalled} THEN NULL ELSE uninstall_reason END");
+            sets.Add($"uninstalled_at = CASE WHEN {Reinstalled} THEN NULL ELSE uninstalled_at END");
+        }
         // The token-change check above must read the old value, so it goes before the assignment.
         var tokenCase = sets.FindIndex(s => s.StartsWith("token_updated_at", StringComparison.Ordinal));
         if (tokenCase > 0) { var t = sets[tokenCase]; sets.RemoveAt(tokenCase); sets.Insert(0, t); }
@@ -290,7 +298,13 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         }
         var sets = new List<string> { "updated_at = @now" };
         if (t.Attributes.Count > 0) sets.Add("attributes = @attributes");
-        if (t.Email is not null || t.ClearEmail) sets.Add("email = @Email");
+        if (t.Email is not null || t.ClearEmail)
+        {
+            // A suppression belongs to the address: a new address starts unsuppressed (SET reads the old email).
+            sets.Add("email_suppressed_at = CASE WHEN email IS NULL OR @Email IS NULL OR lower(email) <> lower(@Email) THEN NULL ELSE email_suppressed_at END");
+            sets.Add("email_suppression_reason = CASE WHEN email IS NULL OR @Email IS NULL OR lower(email) <> lower(@Email) THEN NULL ELSE email_suppression_reason END");
+            sets.Add("email = @Email");
+        }
         if (t.Phone is not null || t.ClearPhone) sets.Add("phone = @Phone");
         if (t.OptInPush is not null) sets.Add("optin_push = @OptInPush");
         if (t.OptInEmail is not null) sets.Add("optin_email = @OptInEmail");

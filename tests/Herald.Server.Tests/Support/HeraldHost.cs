@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Server.Apps;
 using Herald.Sim.Local;
+using Herald.Sim.Providers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -36,6 +37,9 @@ public abstract class HeraldHost : IAsyncLifetime
 
     public IServiceProvider Services => _factory!.Services;
 
+    /// <summary>Loopback FCM, APNs, web push and SMS servers the host's gateways are pointed at.</summary>
+    public LoopbackProviders Providers { get; private set; } = null!;
+
     public HttpClient Client() => _factory!.CreateClient();
 
     private Dictionary<string, string?> _settings = [];
@@ -44,16 +48,20 @@ public abstract class HeraldHost : IAsyncLifetime
     {
         _settings = await SettingsAsync();
         _settings["Herald:Demo:CreateOnFirstStart"] = "false";
+        Providers = await LoopbackProviders.StartAsync(Clock);
+        foreach (var (k, v) in Providers.HeraldSettings()) _settings[k] = v;
         _factory = NewNode();
         _ = _factory.Server; // boot now: migrations run here
         AdminKey = await Services.GetRequiredService<AdminKeys>().CreateAsync(CancellationToken.None);
     }
 
     /// <summary>Another Herald node on the same database (PostgreSQL: several nodes share one database).</summary>
-    public WebApplicationFactory<Program> NewNode() =>
+    /// <param name="settings">Settings that differ on this node (e.g. a short provider timeout).</param>
+    public WebApplicationFactory<Program> NewNode(IReadOnlyDictionary<string, string?>? settings = null) =>
         new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
             foreach (var (k, v) in _settings) b.UseSetting(k, v);
+            foreach (var (k, v) in settings ?? new Dictionary<string, string?>()) b.UseSetting(k, v);
             b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
         });
 
@@ -76,6 +84,7 @@ public abstract class HeraldHost : IAsyncLifetime
     public virtual async ValueTask DisposeAsync()
     {
         if (_factory is not null) await _factory.DisposeAsync();
+        if (Providers is not null) await Providers.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 }

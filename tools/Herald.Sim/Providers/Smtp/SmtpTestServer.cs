@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 
-namespace Herald.Gateways.Tests;
+namespace Herald.Sim.Providers.Smtp;
 
 public sealed record ReceivedEmailPart(string ContentType, string? Charset, string Content);
 
@@ -16,7 +16,7 @@ public sealed record SmtpServerSettings(
     string? TlsCert = null, string? TlsKey = null);
 
 /// <summary>
-/// A real SMTP server (Debian's aiosmtpd, driven by smtp/herald_smtpd.py) on 127.0.0.1 at a free
+/// A real SMTP server (Debian's aiosmtpd, driven by herald_smtpd.py, copied to smtp/ in the output) on 127.0.0.1 at a free
 /// port, writing what it accepts to a folder the test reads back. SMTP answers 250 to DATA only
 /// after the message is on disk, so a delivered send can be read at once.
 /// </summary>
