@@ -22,7 +22,7 @@ public static class AnalyticsEndpoints
 
     public static IEndpointRouteBuilder MapAnalytics(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/analytics").WithTags("Analytics");
+        var api = app.MapGroup("/api/v1/analytics").WithTags("Analytics").AfterIngestCaughtUp();
         api.MapGet("/events/{name}", async Task<Ok<EventSeries>> (string name, RestAuth auth, AnalyticsService analytics, CancellationToken ct,
                 string? from = null, string? to = null, string? interval = null, string? breakdown = null, int top = 10,
                 string? estimate = null, int precision = 14) =>

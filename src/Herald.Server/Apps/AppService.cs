@@ -29,6 +29,9 @@ public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
             INSERT INTO apps (name, category, timezone, vapid_public_key, vapid_private_key, created_at)
             VALUES (@name, @category, @timezone, @vapidPublic, @vapidPrivate, @now) RETURNING id
             """, new { name, category, timezone, vapidPublic, vapidPrivate, now }, tx);
+        // A new app has no events, so its (empty) rollups are current in its timezone from the start;
+        // the first merge then never has to rebuild from the events table while later events are in flight.
+        await conn.ExecuteAsync("INSERT INTO analytics_state (app_id, timezone, rebuilt_at) VALUES (@id, @timezone, @now)", new { id, timezone, now }, tx);
         var sdk = await InsertKeyAsync(conn, tx, id, KeyKind.Sdk, "Default SDK key", null, now);
         var rest = await InsertKeyAsync(conn, tx, id, KeyKind.Rest, "Default REST key", null, now);
         await tx.CommitAsync(ct);

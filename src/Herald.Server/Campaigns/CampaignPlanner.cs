@@ -5,6 +5,7 @@ using Herald.Domain.Scheduling;
 using Herald.Server.Apps;
 using Herald.Domain.Analytics;
 using Herald.Server.Infrastructure;
+using Herald.Server.Ingest;
 using Herald.Server.Segments;
 using Herald.Server.Storage;
 
@@ -19,7 +20,7 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, TimeProvider clock)
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, TimeProvider clock)
 {
     private const int Chunk = 1000;
 
@@ -170,6 +171,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
     private async Task<RoaringBitmap?> UnionAsync(long appId, List<long>? segmentIds, CancellationToken ct)
     {
         if (segmentIds is not { Count: > 0 }) return null;
+        await ingested.CaughtUpAsync(ct); // segments judge by events: see every accepted one
         var members = new List<RoaringBitmap>();
         foreach (var id in segmentIds.Distinct())
             members.Add(await segments.MembersAsync(appId, id, ct));

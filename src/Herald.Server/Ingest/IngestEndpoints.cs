@@ -18,10 +18,22 @@ public static class IngestEndpoints
     public static IHostApplicationBuilder AddIngest(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<IngestOptions>().Bind(builder.Configuration.GetSection(IngestOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        // The pump is registered before the writer so that it stops after it: on shutdown the writer
+        // drains into the pump, and the pump drains into the observers.
+        builder.Services.AddSingleton<ObserverPump>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ObserverPump>());
         builder.Services.AddSingleton<IngestWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<IngestWriter>());
         return builder;
     }
+
+    /// <summary>Read-your-writes for readers of derived data: wait until the post-commit work has seen every accepted event.</summary>
+    public static RouteGroupBuilder AfterIngestCaughtUp(this RouteGroupBuilder group) =>
+        group.AddEndpointFilter(async (ctx, next) =>
+        {
+            await ctx.HttpContext.RequestServices.GetRequiredService<ObserverPump>().CaughtUpAsync(ctx.HttpContext.RequestAborted);
+            return await next(ctx);
+        });
 
     public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder app)
     {

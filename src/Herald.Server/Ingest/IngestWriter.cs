@@ -12,14 +12,13 @@ namespace Herald.Server.Ingest;
 /// one commit per group rather than per request — the way to be both durable and fast.
 /// </summary>
 public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<IngestOptions> options, ILogger<IngestWriter> logger,
-    IEnumerable<IIngestObserver> observers) : BackgroundService
+    ObserverPump observers) : BackgroundService
 {
     private readonly Channel<Pending> _queue = Channel.CreateBounded<Pending>(new BoundedChannelOptions(20_000)
     {
         SingleReader = false,
         FullMode = BoundedChannelFullMode.Wait,
     });
-    private readonly IIngestObserver[] _observers = observers.ToArray();
 
     public async Task<OpResult[]> SubmitAsync(long appId, IReadOnlyList<IngestOp> ops, long receivedAt, CancellationToken ct)
     {
@@ -117,11 +116,7 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
             }
             await tx.CommitAsync();
         }
-        foreach (var o in _observers)
-        {
-            try { await o.OnCommittedAsync(inserted); }
-            catch (Exception e) { LogObserverFailed(logger, e, o.GetType().Name); }
-        }
+        observers.Enqueue(inserted);
         return results;
     }
 
@@ -138,15 +133,15 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Ingest write failed; the request was answered 503 and nothing of it was stored")]
     private static partial void LogWriteFailed(ILogger logger, Exception e);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Ingest observer {Observer} failed after commit")]
-    private static partial void LogObserverFailed(ILogger logger, Exception e, string observer);
 }
 
 /// <summary>An event as stored, for whatever runs after commit (analytics rollups, triggers).</summary>
 public sealed record StoredEvent(long AppId, string MessageId, string Name, int? DeviceOrdinal, int? UserOrdinal, long OccurredAt, double? Revenue);
 
-/// <summary>Told about newly stored (never duplicate) events once their transaction has committed.</summary>
+/// <summary>
+/// Told about newly stored (never duplicate) events after their transaction has committed, through
+/// the <see cref="ObserverPump"/> (so possibly several commits at once).
+/// </summary>
 public interface IIngestObserver
 {
     Task OnCommittedAsync(IReadOnlyList<StoredEvent> events);

@@ -24,7 +24,7 @@ public static class SegmentEndpoints
 
     public static IEndpointRouteBuilder MapSegments(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/v1/segments").WithTags("Segments");
+        var api = app.MapGroup("/api/v1/segments").WithTags("Segments").AfterIngestCaughtUp();
         api.MapPost("/", async Task<Created<SegmentView>> (SegmentRequest request, RestAuth auth, SegmentService segments, CancellationToken ct) =>
         {
             var created = await segments.CreateAsync(auth.AppId, request, ct);
