@@ -11,6 +11,9 @@ using Herald.Server.Storage;
 var builder = WebApplication.CreateBuilder(args);
 
 builder.Services.AddSingleton(TimeProvider.System);
+// First hosted service: migrations (and the demo app) are in place before any worker starts.
+if (!Cli.IsCommand(args))
+    builder.Services.AddHostedService<Bootstrap>();
 builder.Services.AddOpenApi();
 builder.AddProblemHandling();
 builder.AddStorage();
@@ -22,8 +25,6 @@ builder.AddSegments();
 builder.AddCampaigns();
 builder.AddDelivery();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
-if (!Cli.IsCommand(args))
-    builder.Services.AddHostedService<Bootstrap>();
 
 var app = builder.Build();
 

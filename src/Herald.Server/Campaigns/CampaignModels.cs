@@ -1,6 +1,6 @@
 namespace Herald.Server.Campaigns;
 
-public static class Channels
+public static class CampaignChannels
 {
     public const string Push = "push";        // mobile: FCM (Android) and APNs (iOS)
     public const string WebPush = "webpush";

@@ -129,9 +129,9 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var exclude = await UnionAsync(appId, a.ExcludeSegments, ct);
         var explicitFilter = !a.All && include is null;
         List<Candidate> found;
-        if (d.Channel is Channels.Push or Channels.WebPush)
+        if (d.Channel is CampaignChannels.Push or CampaignChannels.WebPush)
         {
-            var platforms = (d.Channel == Channels.WebPush ? ["web"] : new[] { "ios", "android" })
+            var platforms = (d.Channel == CampaignChannels.WebPush ? ["web"] : new[] { "ios", "android" })
                 .Where(p => a.Platforms is not { Count: > 0 } || a.Platforms.Contains(p)).ToArray();
             if (platforms.Length == 0) return [];
             var sql = $"""
@@ -147,7 +147,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             return found.Where(c => a.All || c.Explicit || include?.Contains((uint)c.DeviceOrdinal!.Value) == true)
                 .Where(c => exclude?.Contains((uint)c.DeviceOrdinal!.Value) != true).ToList();
         }
-        var (address, optin) = d.Channel == Channels.Email ? ("email", "optin_email") : ("phone", "optin_sms");
+        var (address, optin) = d.Channel == CampaignChannels.Email ? ("email", "optin_email") : ("phone", "optin_sms");
         var userSql = $"""
             SELECT u.ordinal AS Recipient, u.ordinal AS UserOrdinal, CASE WHEN u.external_id IN @users THEN 1 ELSE 0 END AS Explicit
             FROM users u

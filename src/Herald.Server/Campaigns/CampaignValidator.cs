@@ -17,20 +17,20 @@ public static class CampaignValidator
     {
         if (string.IsNullOrWhiteSpace(d.Name)) throw ProblemException.BadRequest("name is required.", "name");
         if (d.Name.Length > AppService.MaxNameLength) throw ProblemException.BadRequest($"name is longer than {AppService.MaxNameLength} characters.", "name", AppService.MaxNameLength);
-        if (!Channels.All.Contains(d.Channel))
-            throw ProblemException.BadRequest($"channel must be one of {string.Join(", ", Channels.All)}; got '{d.Channel}'.", "channel");
+        if (!CampaignChannels.All.Contains(d.Channel))
+            throw ProblemException.BadRequest($"channel must be one of {string.Join(", ", CampaignChannels.All)}; got '{d.Channel}'.", "channel");
         if (d.MissingValues is not ("default" or "skip"))
             throw ProblemException.BadRequest($"missingValues must be 'default' or 'skip'; got '{d.MissingValues}'.", "missingValues");
 
         var c = d.Content;
         switch (d.Channel)
         {
-            case Channels.Email:
+            case CampaignChannels.Email:
                 Require(c.Subject, "content.subject");
                 if (string.IsNullOrWhiteSpace(c.Html) && string.IsNullOrWhiteSpace(c.Text))
                     throw ProblemException.BadRequest("An email needs content.html or content.text.", "content.html");
                 break;
-            case Channels.Sms:
+            case CampaignChannels.Sms:
                 Require(c.Body, "content.body");
                 break;
             default:
@@ -53,11 +53,11 @@ public static class CampaignValidator
     {
         var buttons = d.Content.Buttons;
         if (buttons is null || buttons.Count == 0) return;
-        if (d.Channel is Channels.Email or Channels.Sms)
+        if (d.Channel is CampaignChannels.Email or CampaignChannels.Sms)
             throw ProblemException.BadRequest("Buttons exist only on push and web push.", "content.buttons");
         var platforms = d.Audience.Platforms;
         // iOS shows at most 4, Android 3, browsers 2 (R-MSG-2).
-        var (limit, why) = d.Channel == Channels.WebPush ? (2, "web push")
+        var (limit, why) = d.Channel == CampaignChannels.WebPush ? (2, "web push")
             : platforms is { Count: > 0 } && !platforms.Contains("android") ? (4, "iOS")
             : (3, "Android");
         if (buttons.Count > limit)

@@ -10,14 +10,18 @@ namespace Herald.Server.Ingest;
 /// and segment queries) await <see cref="CaughtUpAsync"/> first.
 /// A crash between commit and pump loses only derived data; <c>herald analytics rebuild</c> restores it.
 /// </summary>
-public sealed partial class ObserverPump(IEnumerable<IIngestObserver> observers, ILogger<ObserverPump> logger) : BackgroundService
+public sealed partial class ObserverPump(IEnumerable<IIngestObserver> observers, TimeProvider clock, ILogger<ObserverPump> logger) : BackgroundService
 {
     private const int MaxEventsPerRound = 200_000;
+    // Under load (commits queue up while a round runs), a short wait lets more of them share the
+    // next round of rollup merges. A lone commit is handled at once.
+    private static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(50);
     private readonly IIngestObserver[] _observers = observers.ToArray();
     private readonly Channel<IReadOnlyList<StoredEvent>> _queue = Channel.CreateUnbounded<IReadOnlyList<StoredEvent>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Lock _lock = new();
     private readonly List<(long Target, TaskCompletionSource Done)> _waiters = [];
     private long _enqueued;
+    private int _waiting; // commits queued and not yet taken
     private long _done;
 
     public void Enqueue(IReadOnlyList<StoredEvent> events)
@@ -26,6 +30,7 @@ public sealed partial class ObserverPump(IEnumerable<IIngestObserver> observers,
         lock (_lock)
         {
             _enqueued++;
+            _waiting++;
             _queue.Writer.TryWrite(events);
         }
     }
@@ -48,6 +53,8 @@ public sealed partial class ObserverPump(IEnumerable<IIngestObserver> observers,
         var batch = new List<StoredEvent>();
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
+            if (Volatile.Read(ref _waiting) > 1 && !stoppingToken.IsCancellationRequested)
+                await Task.Delay(Linger, clock, CancellationToken.None);
             batch.Clear();
             var taken = 0;
             while (batch.Count < MaxEventsPerRound && _queue.Reader.TryRead(out var events))
@@ -55,6 +62,7 @@ public sealed partial class ObserverPump(IEnumerable<IIngestObserver> observers,
                 batch.AddRange(events);
                 taken++;
             }
+            Interlocked.Add(ref _waiting, -taken);
             foreach (var o in _observers)
             {
                 try { await o.OnCommittedAsync(batch); }
