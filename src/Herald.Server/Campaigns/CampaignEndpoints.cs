@@ -1,6 +1,7 @@
 using Herald.Server.Apps;
 using Herald.Server.Infrastructure;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Campaigns;
 
@@ -9,6 +10,12 @@ public static class CampaignEndpoints
     public static IHostApplicationBuilder AddCampaigns(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<CampaignService>();
+        builder.Services.AddSingleton<CampaignPlanner>();
+        builder.Services.AddSingleton<CampaignReports>();
+        builder.Services.AddSingleton<CampaignStops>();
+        builder.Services.AddOptions<DispatchOptions>().Bind(builder.Configuration.GetSection(DispatchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<DispatchWorker>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DispatchWorker>());
         return builder;
     }
 
@@ -34,6 +41,27 @@ public static class CampaignEndpoints
         api.MapPost("/{id:long}/preview", async Task<Ok<PreviewView>> (long id, PreviewRequest body, RestAuth auth, CampaignService campaigns, CancellationToken ct) =>
             TypedResults.Ok(await campaigns.PreviewAsync(auth.AppId, id, body, ct)))
             .WithSummary("Render the message for one user or device, as it would be sent (or why they would be skipped).");
+        api.MapPost("/{id:long}/audience", async Task<Ok<AudienceSize>> (long id, RestAuth auth, CampaignService campaigns, CampaignPlanner planner, CancellationToken ct) =>
+        {
+            var c = await campaigns.GetAsync(auth.AppId, id, ct) ?? throw ProblemException.NotFound($"Campaign {id}");
+            return TypedResults.Ok(new AudienceSize(await planner.AudienceSizeAsync(auth.AppId, c.Definition, ct)));
+        }).WithSummary("How many reachable recipients the campaign's audience has right now.");
+        api.MapPost("/{id:long}/send", async Task<Ok<PlanSummary>> (long id, RestAuth auth, CampaignPlanner planner, DispatchWorker dispatch, CancellationToken ct) =>
+        {
+            var plan = await planner.PlanAsync(auth.AppId, id, CampaignService.Actor(auth.Caller), ct);
+            dispatch.Wake();
+            return TypedResults.Ok(plan);
+        }).WithSummary("Send (or schedule) the campaign: writes one ledger row per recipient; the dispatcher sends them when due.");
+        api.MapPost("/{id:long}/stop", async Task<Ok<CampaignReport>> (long id, StopRequest? body, RestAuth auth, CampaignReports reports, IOptions<DispatchOptions> o, CancellationToken ct) =>
+            TypedResults.Ok(await reports.StopAsync(auth.AppId, id, CampaignService.Actor(auth.Caller), body?.Reason, o.Value.Lease, ct)))
+            .WithSummary("Stop a running or scheduled send. When this returns, no further message goes out; the report shows what was sent.");
+        api.MapGet("/{id:long}/report", async Task<Ok<CampaignReport>> (long id, RestAuth auth, CampaignReports reports, CancellationToken ct) =>
+            TypedResults.Ok(await reports.ReportAsync(auth.AppId, id, ct)))
+            .WithSummary("Live report from the delivery ledger: targeted, queued, sent, failed by reason, skipped by reason, per platform.");
         return app;
     }
 }
+
+public sealed record AudienceSize(int Recipients);
+
+public sealed record StopRequest(string? Reason);

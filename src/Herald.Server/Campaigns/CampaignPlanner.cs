@@ -89,7 +89,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             rows.Add(new
             {
                 appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform,
-                messageId = $"{campaignId}-{c.Recipient}", state = refusal is null ? DeliveryStates.Queued : DeliveryStates.Skipped,
+                messageId = $"{campaignId}-{c.Recipient}", priority = d.Urgent ? 1 : 0, state = refusal is null ? DeliveryStates.Queued : DeliveryStates.Skipped,
                 reason = refusal, due, now = now.ToUnixTimeMilliseconds(),
             });
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
@@ -110,8 +110,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
     private static Task InsertAsync(DbConnection conn, DbTransaction tx, List<object> rows) =>
         rows.Count == 0 ? Task.CompletedTask : conn.ExecuteAsync(
             """
-            INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, state, reason, due_at, updated_at)
-            VALUES (@appId, @campaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @messageId, @state, @reason, @due, @now)
+            INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at)
+            VALUES (@appId, @campaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @messageId, @priority, @state, @reason, @due, @now)
             ON CONFLICT DO NOTHING
             """, rows, tx);
 
@@ -134,28 +134,30 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             var platforms = (d.Channel == CampaignChannels.WebPush ? ["web"] : new[] { "ios", "android" })
                 .Where(p => a.Platforms is not { Count: > 0 } || a.Platforms.Contains(p)).ToArray();
             if (platforms.Length == 0) return [];
+            var isExplicit = $"({db.In("d.installation_id", "devices")} OR {db.In("u.external_id", "users")})";
             var sql = $"""
                 SELECT d.ordinal AS Recipient, d.ordinal AS DeviceOrdinal, d.user_ordinal AS UserOrdinal, d.platform AS Platform, d.timezone AS Timezone,
-                       CASE WHEN d.installation_id IN @devices OR u.external_id IN @users THEN 1 ELSE 0 END AS Explicit
+                       CASE WHEN {isExplicit} THEN TRUE ELSE FALSE END AS Explicit
                 FROM devices d LEFT JOIN users u ON u.app_id = d.app_id AND u.ordinal = d.user_ordinal
                 WHERE d.app_id = @appId AND d.uninstalled_at IS NULL AND d.push_enabled AND d.push_token IS NOT NULL
-                  AND d.platform IN @platforms AND (u.ordinal IS NULL OR u.optin_push)
-                  {(explicitFilter ? "AND (d.installation_id IN @devices OR u.external_id IN @users)" : "")}
+                  AND {db.In("d.platform", "platforms")} AND (u.ordinal IS NULL OR u.optin_push)
+                  {(explicitFilter ? "AND " + isExplicit : "")}
                 ORDER BY d.ordinal
                 """;
-            found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = Nonempty(devices), users = Nonempty(users) }, tx)).ToList();
+            found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = devices.ToArray(), users = users.ToArray() }, tx)).ToList();
             return found.Where(c => a.All || c.Explicit || include?.Contains((uint)c.DeviceOrdinal!.Value) == true)
                 .Where(c => exclude?.Contains((uint)c.DeviceOrdinal!.Value) != true).ToList();
         }
         var (address, optin) = d.Channel == CampaignChannels.Email ? ("email", "optin_email") : ("phone", "optin_sms");
+        var userIsExplicit = db.In("u.external_id", "users");
         var userSql = $"""
-            SELECT u.ordinal AS Recipient, u.ordinal AS UserOrdinal, CASE WHEN u.external_id IN @users THEN 1 ELSE 0 END AS Explicit
+            SELECT u.ordinal AS Recipient, u.ordinal AS UserOrdinal, CASE WHEN {userIsExplicit} THEN TRUE ELSE FALSE END AS Explicit
             FROM users u
             WHERE u.app_id = @appId AND u.deleted_at IS NULL AND u.merged_into IS NULL AND u.{address} IS NOT NULL AND u.{optin}
-              {(explicitFilter ? "AND u.external_id IN @users" : "")}
+              {(explicitFilter ? "AND " + userIsExplicit : "")}
             ORDER BY u.ordinal
             """;
-        found = (await conn.QueryAsync<Candidate>(userSql, new { appId, users = Nonempty(users) }, tx)).ToList();
+        found = (await conn.QueryAsync<Candidate>(userSql, new { appId, users = users.ToArray() }, tx)).ToList();
         if (include is null && exclude is null) return found;
         // Segments are sets of devices: a user is in one when any of their devices is.
         var owners = (await conn.QueryAsync<(long device, long user)>(
@@ -178,15 +180,12 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         return RoaringBitmap.OrMany(members);
     }
 
-    // "IN @list" with an empty list is fine for Dapper, but a list with one impossible value keeps both engines' plans simple.
-    private static string[] Nonempty(List<string> xs) => xs.Count == 0 ? ["\u0000"] : xs.ToArray();
-
     /// <summary>Campaigns each person received in the last day and week (a person is a user, or an anonymous device).</summary>
     private static async Task<Dictionary<int, (int Day, int Week)>> RecentCountsAsync(DbConnection conn, DbTransaction tx, long appId, DateTimeOffset now)
     {
         var rows = await conn.QueryAsync<(long who, long day, long week)>(
             """
-            SELECT COALESCE(user_ordinal, -1 - device_ordinal) AS who,
+            SELECT CAST(COALESCE(user_ordinal, -1 - device_ordinal) AS bigint) AS who,
                    count(DISTINCT CASE WHEN sent_at >= @day THEN campaign_id END) AS day,
                    count(DISTINCT campaign_id) AS week
             FROM deliveries WHERE app_id = @appId AND sent_at >= @week

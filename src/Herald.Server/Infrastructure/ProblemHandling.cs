@@ -10,13 +10,17 @@ namespace Herald.Server.Infrastructure;
 /// binding errors (with the JSON path of a wrong type), and anything unexpected as a 500 that never
 /// takes the node down.
 /// </summary>
-public sealed partial class ProblemHandling(IProblemDetailsService problems, ILogger<ProblemHandling> logger) : IExceptionHandler
+public sealed partial class ProblemHandling(IProblemDetailsService problems, IHostEnvironment environment, ILogger<ProblemHandling> logger) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
         var pd = ToProblem(exception);
         if (pd.Status >= 500)
+        {
             LogUnexpected(logger, exception, http.Request.Method, http.Request.Path);
+            // Developers (and the tests, which run as Development) see what broke; production never does.
+            if (environment.IsDevelopment()) pd.Extensions["exception"] = exception.ToString();
+        }
         http.Response.StatusCode = pd.Status ?? 500;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = pd, Exception = exception });
     }

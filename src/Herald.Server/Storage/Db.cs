@@ -42,6 +42,12 @@ public sealed class Db : IAsyncDisposable
 
     public bool IsPostgres => Provider == StorageProvider.Postgres;
 
+    /// <summary>
+    /// "column is in the list parameter": Dapper expands <c>IN @list</c> for SQLite, while Npgsql
+    /// takes the list as one array parameter.
+    /// </summary>
+    public string In(string column, string parameter) => IsPostgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+
     public NpgsqlDataSource PostgresSource => _postgres ?? throw new InvalidOperationException("Not a PostgreSQL store.");
 
     public async Task<DbConnection> OpenAsync(CancellationToken ct = default)

@@ -48,6 +48,10 @@ public abstract class HeraldHost : IAsyncLifetime
     {
         _settings = await SettingsAsync();
         _settings["Herald:Demo:CreateOnFirstStart"] = "false";
+        // Small chunks and little concurrency, so a send of a few dozen messages takes several rounds.
+        _settings["Herald:Dispatch:ChunkSize"] = "10";
+        _settings["Herald:Dispatch:BulkConcurrency"] = "4";
+        _settings["Herald:Dispatch:Poll"] = "00:00:00.100";
         Providers = await LoopbackProviders.StartAsync(Clock);
         foreach (var (k, v) in Providers.HeraldSettings()) _settings[k] = v;
         _factory = NewNode();

@@ -9,6 +9,7 @@ CREATE TABLE deliveries (
     platform             text,
     message_id           text NOT NULL,        -- also the collapse key: a retried send replaces, never duplicates
     variant              integer NOT NULL DEFAULT 0,
+    priority             integer NOT NULL DEFAULT 0,  -- 1 = urgent lane (fast push)
     state                text NOT NULL,        -- queued | sending | sent | failed | skipped | cancelled | delivered | opened | dismissed | recalled
     reason               text,
     provider_message_id  text,
@@ -19,5 +20,6 @@ CREATE TABLE deliveries (
     updated_at           bigint NOT NULL,
     PRIMARY KEY (app_id, campaign_id, recipient)
 );
-CREATE INDEX deliveries_due ON deliveries (due_at) WHERE state = 'queued';
+CREATE INDEX deliveries_due ON deliveries (priority, due_at) WHERE state = 'queued';
+CREATE INDEX deliveries_sending ON deliveries (lease_until) WHERE state = 'sending';
 CREATE INDEX deliveries_user_sent ON deliveries (app_id, user_ordinal, sent_at) WHERE sent_at IS NOT NULL;
