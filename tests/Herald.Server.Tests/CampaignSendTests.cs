@@ -226,6 +226,77 @@ public abstract class CampaignSendTests(HeraldHost host)
         P.Fcm.Received.Count(r => r.Token == plain).ShouldBe(1);
         P.Fcm.Received.Count(r => r.Token == vip).ShouldBe(1);
     }
+    [Fact]
+    public async Task Opens_dismisses_and_purchases_from_the_sdk_fill_the_report()
+    {
+        var app = await PushAppAsync();
+        var (a, _) = await Android(app, "u-open");
+        var (b, _) = await Android(app, "u-dismiss");
+        await Android(app, "u-silent");
+        var id = await CreateAsync(app, Push(new { all = true }));
+        await SendAsync(app, id);
+        await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
+        var at = host.Clock.GetUtcNow();
+        await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{a}}}","events":[{"messageId":"o-1","name":"push_opened","timestamp":"{{{at:O}}}","attributes":{"message_id":"{{{id}}}-0"}},{"messageId":"o-2","name":"purchase","timestamp":"{{{at.AddMinutes(5):O}}}","revenue":{"amount":99.5,"currency":"TRY"}}]}""");
+        await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{b}}}","events":[{"messageId":"d-1","name":"push_dismissed","timestamp":"{{{at:O}}}","attributes":{"message_id":"{{{id}}}-1"}}]}""");
+        var report = await ReportWhenAsync(app, id, r => r.GetProperty("converted").GetInt32() == 1 && r.GetProperty("dismissed").GetInt32() == 1);
+        report.GetProperty("opened").GetInt32().ShouldBe(1);
+        report.GetProperty("clickThroughRate").GetDouble().ShouldBe(Math.Round(1 / 3.0, 4));
+        report.GetProperty("revenue").GetDouble().ShouldBe(99.5);
+    }
+
+    [Fact]
+    public async Task Recall_sends_a_silent_command_to_every_mobile_device_reached_and_web_push_is_refused()
+    {
+        var app = await PushAppAsync();
+        var (_, android) = await Android(app);
+        var (_, ios) = await Ios(app);
+        var id = await CreateAsync(app, Push(new { all = true }));
+        await SendAsync(app, id);
+        await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
+
+        var recall = await app.Rest().PostOk($"/api/v1/campaigns/{id}/recall", """{"reason":"wrong price"}""");
+        recall.GetProperty("sent").GetInt32().ShouldBe(2);
+        recall.GetProperty("note").GetString()!.ShouldContain("not guaranteed");
+        var cmd = P.Fcm.Received.Where(r => r.Token == android).Last().Message;
+        cmd.TryGetProperty("notification", out _).ShouldBeFalse();
+        cmd.GetProperty("data").GetProperty("herald_cmd").GetString().ShouldBe("recall");
+        cmd.GetProperty("data").GetProperty("message_id").GetString().ShouldStartWith($"{id}-");
+        P.Apns.Received.Count(r => r.Token == ios).ShouldBe(2);
+        var report = await app.Rest().GetJson($"/api/v1/campaigns/{id}/report");
+        report.GetProperty("recalled").GetInt32().ShouldBe(2);
+        report.GetProperty("state").GetString().ShouldBe("recalled");
+
+        var web = await CreateAsync(app, new { name = "w", channel = "webpush", content = new { body = "b" }, audience = new { all = true } });
+        var p = await (await app.Rest().PostAsync($"/api/v1/campaigns/{web}/recall", Http.Json("{}"), Ct)).ShouldBeProblem(HttpStatusCode.Conflict, "channel");
+        p.GetProperty("detail").GetString()!.ShouldContain("service worker");
+    }
+
+    [Fact]
+    public async Task A_transactional_message_with_the_same_idempotency_key_is_sent_once()
+    {
+        var app = await PushAppAsync();
+        var (_, token) = await Android(app, "u-otp", "Deniz");
+        async Task<JsonElement> Post()
+        {
+            using var req = new HttpRequestMessage(HttpMethod.Post, "/api/v1/messages")
+            {
+                Content = JsonContent.Create(new { channel = "push", users = new[] { "u-otp" }, content = new { title = "Kod", body = "{{first_name}}, kodunuz 4812" } }),
+            };
+            req.Headers.Add("Idempotency-Key", "order-42-shipped");
+            using var res = await app.Rest().SendAsync(req, Ct);
+            var body = await res.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            res.StatusCode.ShouldBe(HttpStatusCode.OK, body.ToString());
+            return body;
+        }
+        var first = await Post();
+        var again = await Post();
+        again.GetProperty("campaignId").GetInt64().ShouldBe(first.GetProperty("campaignId").GetInt64());
+        await ReportWhenAsync(app, first.GetProperty("campaignId").GetInt64(), r => r.GetProperty("state").GetString() == "sent");
+        P.Fcm.Received.Count(r => r.Token == token).ShouldBe(1);
+        P.Fcm.Received.Single(r => r.Token == token).Message.GetProperty("android").GetProperty("priority").GetString().ShouldBe("HIGH");
+        await (await app.Rest().PostAsJsonAsync("/api/v1/messages", new { channel = "push", content = new { body = "x" } }, Ct)).ShouldBeProblem(HttpStatusCode.BadRequest, "users");
+    }
 }
 
 [Collection(SqliteCollection.Name)]

@@ -13,6 +13,9 @@ public static class CampaignEndpoints
         builder.Services.AddSingleton<CampaignPlanner>();
         builder.Services.AddSingleton<CampaignReports>();
         builder.Services.AddSingleton<CampaignStops>();
+        builder.Services.AddSingleton<CampaignRecall>();
+        builder.Services.AddSingleton<TransactionalMessages>();
+        builder.Services.AddSingleton<Ingest.IIngestObserver, CampaignAttribution>();
         builder.Services.AddOptions<DispatchOptions>().Bind(builder.Configuration.GetSection(DispatchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<DispatchWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DispatchWorker>());
@@ -58,6 +61,15 @@ public static class CampaignEndpoints
         api.MapGet("/{id:long}/report", async Task<Ok<CampaignReport>> (long id, RestAuth auth, CampaignReports reports, CancellationToken ct) =>
             TypedResults.Ok(await reports.ReportAsync(auth.AppId, id, ct)))
             .WithSummary("Live report from the delivery ledger: targeted, queued, sent, failed by reason, skipped by reason, per platform.");
+        api.MapPost("/{id:long}/recall", async Task<Ok<RecallResult>> (long id, StopRequest? body, RestAuth auth, CampaignRecall recall, CancellationToken ct) =>
+            TypedResults.Ok(await recall.RecallAsync(auth.AppId, id, CampaignService.Actor(auth.Caller), body?.Reason, ct)))
+            .WithSummary("Withdraw a delivered mobile push: a silent command push to every device it reached. Web push, email and SMS answer 409 with the reason.");
+
+        app.MapPost("/api/v1/messages", async Task<Ok<PlanSummary>> (TransactionalRequest body, RestAuth auth, HttpContext http, TransactionalMessages messages, CancellationToken ct) =>
+        {
+            var key = http.Request.Headers["Idempotency-Key"].ToString();
+            return TypedResults.Ok(await messages.SendAsync(auth.AppId, body, key.Length == 0 ? null : key, CampaignService.Actor(auth.Caller), ct));
+        }).WithTags("Transactional").WithSummary("Send now to named users or devices (urgent lane). The same Idempotency-Key twice sends once and answers the first result.");
         return app;
     }
 }

@@ -8,7 +8,16 @@ public sealed record PlatformCounts(string Platform, int Targeted, int Sent, int
 
 public sealed record CampaignReport(
     long CampaignId, string State, int Targeted, int Queued, int Sending, int Sent, int Failed, int Skipped, int Cancelled,
-    IReadOnlyDictionary<string, int> FailedByReason, IReadOnlyDictionary<string, int> SkippedByReason, IReadOnlyList<PlatformCounts> ByPlatform);
+    IReadOnlyDictionary<string, int> FailedByReason, IReadOnlyDictionary<string, int> SkippedByReason, IReadOnlyList<PlatformCounts> ByPlatform)
+{
+    public int Opened { get; init; }
+    public int Dismissed { get; init; }
+    public int Converted { get; init; }
+    public double Revenue { get; init; }
+    public int Recalled { get; init; }
+    /// <summary>Opened ÷ sent.</summary>
+    public double ClickThroughRate => Sent == 0 ? 0 : Math.Round((double)Opened / Sent, 4);
+}
 
 /// <summary>The live campaign report (R-AN-1), counted from the ledger while the send runs; and stop (R-MSG-9).</summary>
 public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignStops stops, TimeProvider clock)
@@ -31,6 +40,9 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId
             GROUP BY state, platform, CASE WHEN state IN ('failed', 'skipped') THEN reason END
             """, new { appId, campaignId })).ToList();
+        var outcomes = await conn.QuerySingleAsync<Outcomes>(
+            "SELECT count(opened_at) AS Opened, count(dismissed_at) AS Dismissed, count(converted_at) AS Converted, COALESCE(sum(revenue), 0) AS Revenue FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId",
+            new { appId, campaignId });
         int Count(params string[] states) => (int)rows.Where(r => states.Contains(r.State)).Sum(r => r.N);
         IReadOnlyDictionary<string, int> Reasons(string state) => rows.Where(r => r.State == state)
             .GroupBy(r => r.Reason ?? "unknown").ToDictionary(g => g.Key, g => (int)g.Sum(r => r.N));
@@ -43,7 +55,19 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             Targeted: (int)rows.Where(r => r.State != DeliveryStates.Skipped).Sum(r => r.N),
             Queued: Count(DeliveryStates.Queued), Sending: Count(DeliveryStates.Sending), Sent: Count(sentStates),
             Failed: Count(DeliveryStates.Failed), Skipped: Count(DeliveryStates.Skipped), Cancelled: Count(DeliveryStates.Cancelled),
-            Reasons(DeliveryStates.Failed), Reasons(DeliveryStates.Skipped), platforms);
+            Reasons(DeliveryStates.Failed), Reasons(DeliveryStates.Skipped), platforms)
+        {
+            Opened = (int)outcomes.Opened, Dismissed = (int)outcomes.Dismissed, Converted = (int)outcomes.Converted,
+            Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled),
+        };
+    }
+
+    private sealed class Outcomes
+    {
+        public long Opened { get; init; }
+        public long Dismissed { get; init; }
+        public long Converted { get; init; }
+        public double Revenue { get; init; }
     }
 
     /// <summary>

@@ -136,7 +136,17 @@ public sealed partial class IngestWriter(Db db, TimeProvider clock, IOptions<Ing
 }
 
 /// <summary>An event as stored, for whatever runs after commit (analytics rollups, triggers).</summary>
-public sealed record StoredEvent(long AppId, string MessageId, string Name, int? DeviceOrdinal, int? UserOrdinal, long OccurredAt, double? Revenue);
+public sealed record StoredEvent(long AppId, string MessageId, string Name, int? DeviceOrdinal, int? UserOrdinal, long OccurredAt, double? Revenue,
+    string? MessageRef = null)
+{
+    // MessageRef: the campaign message an SDK event refers to (its "message_id" attribute), if any.
+    public static string? MessageRefOf(string propertiesJson)
+    {
+        if (!propertiesJson.Contains("\"message_id\"", StringComparison.Ordinal)) return null;
+        using var doc = System.Text.Json.JsonDocument.Parse(propertiesJson);
+        return doc.RootElement.TryGetProperty("message_id", out var m) && m.ValueKind == System.Text.Json.JsonValueKind.String ? m.GetString() : null;
+    }
+}
 
 /// <summary>
 /// Told about newly stored (never duplicate) events after their transaction has committed, through

@@ -1,0 +1,51 @@
+using Dapper;
+using Herald.Server.Ingest;
+using Herald.Server.Storage;
+
+namespace Herald.Server.Campaigns;
+
+/// <summary>
+/// Reads SDK events that name a campaign message (<c>message_id</c> attribute: push_opened,
+/// push_clicked, push_dismissed, widget / button actions) back onto the ledger, so the live report
+/// shows opens (click-through), dismisses and — any event within the conversion window after an
+/// open — conversions and revenue.
+/// </summary>
+public sealed class CampaignAttribution(Db db) : IIngestObserver
+{
+    public static readonly TimeSpan ConversionWindow = TimeSpan.FromDays(1);
+    private static readonly HashSet<string> Opens = [BuiltInEvents.PushOpened, BuiltInEvents.PushClicked, BuiltInEvents.ButtonClicked];
+
+    public async Task OnCommittedAsync(IReadOnlyList<StoredEvent> events)
+    {
+        var opens = new List<object>();
+        var dismisses = new List<object>();
+        foreach (var e in events)
+        {
+            if (e.MessageRef is not { } messageId) continue;
+            if (Opens.Contains(e.Name)) opens.Add(new { e.AppId, messageId, at = e.OccurredAt });
+            else if (e.Name == BuiltInEvents.PushDismissed) dismisses.Add(new { e.AppId, messageId, at = e.OccurredAt });
+        }
+        var revenue = events.Where(e => e.Revenue is not null && e.UserOrdinal is not null).ToList();
+        if (opens.Count == 0 && dismisses.Count == 0 && revenue.Count == 0) return;
+        await using var conn = await db.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        if (opens.Count > 0)
+            await conn.ExecuteAsync(
+                "UPDATE deliveries SET opened_at = COALESCE(opened_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'opened' ELSE state END WHERE app_id = @AppId AND message_id = @messageId",
+                opens, tx);
+        if (dismisses.Count > 0)
+            await conn.ExecuteAsync(
+                "UPDATE deliveries SET dismissed_at = COALESCE(dismissed_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'dismissed' ELSE state END WHERE app_id = @AppId AND message_id = @messageId",
+                dismisses, tx);
+        // A purchase within the window after an open converts the most recent opened message of that user.
+        foreach (var e in revenue)
+            await conn.ExecuteAsync(
+                """
+                UPDATE deliveries SET converted_at = @at, revenue = COALESCE(revenue, 0) + @amount
+                WHERE app_id = @app AND user_ordinal = @user AND opened_at IS NOT NULL AND opened_at <= @at AND opened_at >= @since
+                  AND campaign_id = (SELECT campaign_id FROM deliveries WHERE app_id = @app AND user_ordinal = @user AND opened_at IS NOT NULL
+                                     AND opened_at <= @at AND opened_at >= @since ORDER BY opened_at DESC LIMIT 1)
+                """, new { app = e.AppId, user = e.UserOrdinal, at = e.OccurredAt, since = e.OccurredAt - (long)ConversionWindow.TotalMilliseconds, amount = e.Revenue }, tx);
+        await tx.CommitAsync();
+    }
+}
