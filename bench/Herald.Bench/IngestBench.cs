@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using Herald.Sim.Local;
+using Herald.Sim.Simulation;
 using Npgsql;
 
 namespace Herald.Bench;
@@ -34,11 +35,12 @@ public static class IngestBench
         var cs = await pg.CreateDatabaseAsync($"bench_{Guid.NewGuid():N}");
         var pgHerald = new List<double>();
         var pgCopy = new List<double>();
-        await using (var herald = await HeraldProcess.StartAsync(new Dictionary<string, string>
+        await using (var herald = await HeraldProcess.StartAsync(new Dictionary<string, string?>
         {
+            ["Logging:LogLevel:Herald.Server.Ingest.IngestWriter"] = Environment.GetEnvironmentVariable("HERALD_BENCH_WRITER_LOG") ?? "Warning",
             ["Herald:Storage:Provider"] = "Postgres",
             ["Herald:Storage:ConnectionString"] = cs,
-        }))
+        }, Log, CancellationToken.None))
         {
             var ids = await RegisterDevicesAsync(herald, devices, clients);
             var bodies = Bodies(ids, events);
@@ -65,11 +67,12 @@ public static class IngestBench
         var sqliteRaw = new List<double>();
         var dir = Path.Combine(Path.GetTempPath(), $"herald-bench-{Guid.NewGuid():N}");
         if (sqlite)
-        await using (var herald = await HeraldProcess.StartAsync(new Dictionary<string, string>
+        await using (var herald = await HeraldProcess.StartAsync(new Dictionary<string, string?>
         {
+            ["Logging:LogLevel:Herald.Server.Ingest.IngestWriter"] = Environment.GetEnvironmentVariable("HERALD_BENCH_WRITER_LOG") ?? "Warning",
             ["Herald:Storage:Provider"] = "Sqlite",
             ["Herald:Storage:DataDirectory"] = dir,
-        }))
+        }, Log, CancellationToken.None))
         {
             var ids = await RegisterDevicesAsync(herald, devices, clients);
             var bodies = Bodies(ids, events);
@@ -94,6 +97,8 @@ public static class IngestBench
         return 0;
     }
 
+    private static void Log(string line) => Console.Error.WriteLine(line);
+
     private static int Arg(string[] args, string name, int fallback)
     {
         var i = Array.IndexOf(args, name);
@@ -102,7 +107,7 @@ public static class IngestBench
 
     private static async Task<string[]> RegisterDevicesAsync(HeraldProcess herald, int count, int clients)
     {
-        using var http = Client(herald, herald.SdkKey, clients);
+        using var http = Client(herald, herald.SdkKey!, clients);
         var ids = new string[count];
         var platforms = new[] { "ios", "android", "web" };
         await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = clients }, async (i, ct) =>
@@ -156,7 +161,7 @@ public static class IngestBench
 
     private static async Task<double> PostAllAsync(HeraldProcess herald, byte[][] bodies, int clients, int events)
     {
-        using var http = Client(herald, herald.SdkKey, clients);
+        using var http = Client(herald, herald.SdkKey!, clients);
         var next = -1;
         var sw = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(async _ =>

@@ -118,7 +118,7 @@ internal static class SimProgram
             else
             {
                 child = await HeraldProcess.StartAsync(providers.HeraldSettings(), Log, ct);
-                (herald, sdkKey, restKey) = (child.BaseAddress, child.SdkKey, child.RestKey);
+                (herald, sdkKey, restKey) = (child.BaseAddress, child.SdkKey!, child.RestKey!);
                 Log($"Herald is up at {herald}  SDK key {sdkKey}  REST key {restKey}");
             }
 

@@ -6,35 +6,54 @@ using System.Text.RegularExpressions;
 namespace Herald.Sim.Simulation;
 
 /// <summary>
-/// Herald as a child process (<c>dotnet run --project src/Herald.Server</c>) on SQLite in a temporary
-/// data folder, for the demo. Reads the demo app's keys from the start-up banner.
+/// The real <c>herald</c> executable as a child process, the way an operator runs it — for the demo,
+/// the benchmarks and the crash tests. It runs the <c>herald.dll</c> built next to the calling
+/// program when there is one (tests and benchmarks reference the server), else
+/// <c>dotnet run --project src/Herald.Server</c>. Settings are passed as environment variables.
+/// The demo app's keys are read from the start-up banner.
 /// </summary>
 public sealed partial class HeraldProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly string _dataDirectory;
+    private readonly bool _ownsData;
 
-    private HeraldProcess(Process process, string dataDirectory, Uri baseAddress, string sdkKey, string restKey)
+    private HeraldProcess(Process process, string dataDirectory, bool ownsData, Uri baseAddress, string? sdkKey, string? restKey)
     {
         _process = process;
-        _dataDirectory = dataDirectory;
+        DataDirectory = dataDirectory;
+        _ownsData = ownsData;
         BaseAddress = baseAddress;
         SdkKey = sdkKey;
         RestKey = restKey;
     }
 
     public Uri BaseAddress { get; }
-    public string SdkKey { get; }
-    public string RestKey { get; }
+    /// <summary>The demo app's keys; null when Herald started on a database that already had apps.</summary>
+    public string? SdkKey { get; }
+    public string? RestKey { get; }
+    public string DataDirectory { get; }
+
+    /// <summary>CPU time the Herald process has used so far (all its threads).</summary>
+    public TimeSpan CpuTime
+    {
+        get { _process.Refresh(); return _process.TotalProcessorTime; }
+    }
 
     [GeneratedRegex(@"^\s*(SDK|REST) key\s*:\s*(\S+)")]
     private static partial Regex KeyLine();
 
-    public static async Task<HeraldProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, Action<string> log, CancellationToken ct)
+    /// <param name="settings">Configuration keys (e.g. <c>Herald:Storage:Provider</c>) and values.</param>
+    /// <param name="log">Where Herald's standard error and progress lines go.</param>
+    /// <param name="ct">Cancels the start.</param>
+    /// <param name="dataDirectory">SQLite data folder to use (and keep); a fresh temporary one when null.</param>
+    /// <param name="expectKeys">Wait for the demo app's keys (a fresh database); false when restarting on existing data.</param>
+    public static async Task<HeraldProcess> StartAsync(IReadOnlyDictionary<string, string?> settings, Action<string> log, CancellationToken ct,
+        string? dataDirectory = null, bool expectKeys = true)
     {
-        var project = Path.Combine(FindRepositoryRoot(), "src", "Herald.Server");
-        var data = Directory.CreateTempSubdirectory("herald-demo-").FullName;
+        var ownsData = dataDirectory is null;
+        var data = dataDirectory ?? Directory.CreateTempSubdirectory("herald-").FullName;
         var port = FreePort();
+        var dll = Path.Combine(AppContext.BaseDirectory, "herald.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -42,18 +61,22 @@ public sealed partial class HeraldProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = data,
         };
-        foreach (var a in new[] { "run", "--project", project, "--no-launch-profile", "--" }) psi.ArgumentList.Add(a);
-        var all = new Dictionary<string, string?>(settings)
+        if (File.Exists(dll))
+            psi.ArgumentList.Add(dll);
+        else
+            foreach (var a in new[] { "run", "--project", Path.Combine(FindRepositoryRoot(), "src", "Herald.Server"), "--no-launch-profile" }) psi.ArgumentList.Add(a);
+        var all = new Dictionary<string, string?>
         {
-            ["urls"] = $"http://127.0.0.1:{port}",
             ["Herald:Storage:Provider"] = "Sqlite",
             ["Herald:Storage:DataDirectory"] = data,
             ["Herald:Demo:CreateOnFirstStart"] = "true",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        foreach (var (k, v) in all) psi.ArgumentList.Add($"--{k}={v}");
+        foreach (var (k, v) in settings) all[k] = v;
+        all["Urls"] = $"http://127.0.0.1:{port}";
+        foreach (var (k, v) in all) psi.Environment[k.Replace(":", "__", StringComparison.Ordinal)] = v;
 
-        log($"starting Herald: dotnet run --project {project} (SQLite in {data}, http://127.0.0.1:{port})");
+        log($"starting Herald ({(File.Exists(dll) ? dll : "dotnet run")}, data in {data}, http://127.0.0.1:{port})");
         var process = Process.Start(psi) ?? throw new InvalidOperationException("Could not start 'dotnet'.");
         var keys = new TaskCompletionSource<(string SdkKey, string RestKey)>(TaskCreationOptions.RunContinuationsAsynchronously);
         string? sdk = null, rest = null;
@@ -70,32 +93,40 @@ public sealed partial class HeraldProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var running = new HeraldProcessHandle(process, data);
+        var started = new HeraldProcess(process, data, ownsData, new Uri($"http://127.0.0.1:{port}"), null, null);
         try
         {
-            // The first run builds the server, which can take a minute or two.
+            // A first "dotnet run" builds the server, which can take a minute or two.
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(TimeSpan.FromMinutes(5));
-            var (sdkKey, restKey) = await keys.Task.WaitAsync(timeout.Token).ConfigureAwait(false);
-            var address = new Uri($"http://127.0.0.1:{port}");
-            using var http = new HttpClient { BaseAddress = address };
+            (string, string)? k = expectKeys ? await keys.Task.WaitAsync(timeout.Token).ConfigureAwait(false) : null;
+            using var http = new HttpClient { BaseAddress = started.BaseAddress };
             while (true)
             {
+                if (process.HasExited) throw new InvalidOperationException($"Herald exited with code {process.ExitCode} while starting.");
                 try
                 {
                     using var res = await http.GetAsync("/ready", timeout.Token).ConfigureAwait(false);
                     if (res.IsSuccessStatusCode) break;
                 }
                 catch (HttpRequestException) { }
-                await Task.Delay(200, timeout.Token).ConfigureAwait(false);
+                await Task.Delay(100, timeout.Token).ConfigureAwait(false);
             }
-            return new HeraldProcess(process, data, address, sdkKey, restKey);
+            return new HeraldProcess(process, data, ownsData, started.BaseAddress, k?.Item1, k?.Item2);
         }
         catch
         {
-            await running.DisposeAsync().ConfigureAwait(false);
+            await started.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>SIGKILL: no graceful shutdown, no drain — a crash. The data folder is kept.</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync().ConfigureAwait(false);
     }
 
     private static int FreePort()
@@ -114,20 +145,12 @@ public sealed partial class HeraldProcess : IAsyncDisposable
         throw new InvalidOperationException("Cannot find the Herald repository (Herald.slnx) to start Herald from; run herald-sim inside the repository or pass --herald URL --sdk-key K --rest-key R.");
     }
 
-    public ValueTask DisposeAsync() => new HeraldProcessHandle(_process, _dataDirectory).DisposeAsync();
-
-    // Stops exactly the process this program started (and its children: dotnet run → herald), then removes its data.
-    private sealed class HeraldProcessHandle(Process process, string data) : IAsyncDisposable
+    /// <summary>Stops exactly the process this started (and its children: dotnet run → herald); removes the data folder it made.</summary>
+    public async ValueTask DisposeAsync()
     {
-        public async ValueTask DisposeAsync()
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync().ConfigureAwait(false);
-            }
-            process.Dispose();
-            try { Directory.Delete(data, recursive: true); } catch (IOException) { }
-        }
+        await KillAsync().ConfigureAwait(false);
+        _process.Dispose();
+        if (_ownsData)
+            try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
     }
 }
