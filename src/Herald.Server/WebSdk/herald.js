@@ -481,7 +481,10 @@
         acted = true;
         track('widget_action', { widget_id: w.id, action: b.action, button: i, text: b.text, target: b.target || undefined });
         o.close(b.action);
-        if (b.action === 'url' || b.action === 'deeplink') flush().then(function () { location.href = b.target; });
+        // The event is stored locally already; leave once it is sent, or after a second at most.
+        if (b.action === 'url' || b.action === 'deeplink') {
+          Promise.race([flush(), new Promise(function (r) { setTimeout(r, 1000); })]).then(function () { location.href = b.target; });
+        }
       });
       row.appendChild(btn);
     });
