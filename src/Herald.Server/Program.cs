@@ -7,6 +7,8 @@ using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
 using Herald.Server.Segments;
 using Herald.Server.Storage;
+using Herald.Server.WebSdk;
+using Herald.Server.Widgets;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -24,6 +26,8 @@ builder.AddAnalytics();
 builder.AddSegments();
 builder.AddCampaigns();
 builder.AddDelivery();
+builder.AddWidgets();
+builder.AddWebSdk();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 
 var app = builder.Build();
@@ -42,6 +46,8 @@ app.MapAnalytics();
 app.MapSegments();
 app.MapCampaigns();
 app.MapDelivery();
+app.MapWidgets();
+app.MapWebSdk();
 
 await app.RunAsync();
 return 0;
