@@ -19,6 +19,9 @@ public sealed class DispatchOptions
     /// <summary>A claimed row not finished within this time is handed back (its node died).</summary>
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>How often each node looks for expired leases.</summary>
+    public TimeSpan LeaseCheck { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Tries per message before it is recorded as failed.</summary>
     [Range(1, 100)] public int MaxAttempts { get; set; } = 5;
 

@@ -308,7 +308,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                     "UPDATE deliveries SET state = 'queued', lease_until = NULL, reason = 'lease expired; resent with the same collapse id' WHERE state = 'sending' AND lease_until < @now",
                     new { now = clock.GetUtcNow().ToUnixTimeMilliseconds() });
                 if (n > 0) { LogRecovered(logger, n); Wake(); }
-                await Task.Delay(TimeSpan.FromSeconds(15), clock, stop);
+                await Task.Delay(_o.LeaseCheck, clock, stop);
             }
             catch (OperationCanceledException) { return; }
             catch (Exception e) when (e is DbException or NpgsqlException or InvalidOperationException)
