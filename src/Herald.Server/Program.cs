@@ -1,3 +1,4 @@
+using Herald.Server.Accounts;
 using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Campaigns;
@@ -5,6 +6,7 @@ using Herald.Server.Delivery;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
+using Herald.Server.Panel;
 using Herald.Server.Segments;
 using Herald.Server.Storage;
 
@@ -24,6 +26,8 @@ builder.AddAnalytics();
 builder.AddSegments();
 builder.AddCampaigns();
 builder.AddDelivery();
+builder.AddAccounts();
+builder.AddPanel();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 
 var app = builder.Build();
@@ -33,6 +37,7 @@ if (Cli.IsCommand(args))
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UsePanel();
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapHealth();
 app.MapApps();
@@ -42,6 +47,7 @@ app.MapAnalytics();
 app.MapSegments();
 app.MapCampaigns();
 app.MapDelivery();
+app.MapPanel();
 
 await app.RunAsync();
 return 0;
