@@ -181,7 +181,7 @@ public sealed class AccountService(Db db, AuditLog audit, AppService apps, IOpti
     {
         await using var conn = await db.OpenAsync(ct);
         var recent = await conn.QueryAsync<string>(
-            "SELECT password_hash FROM panel_password_history WHERE user_id = @id ORDER BY changed_at DESC LIMIT @n", new { id = user.Id, n = O.PasswordHistory });
+            "SELECT password_hash FROM panel_password_history WHERE user_id = @id ORDER BY id DESC LIMIT @n", new { id = user.Id, n = O.PasswordHistory });
         return recent.Append(user.PasswordHash ?? "").Where(h => h.Length > 0)
             .Any(h => Hasher.VerifyHashedPassword(user, h, password) != PasswordVerificationResult.Failed);
     }

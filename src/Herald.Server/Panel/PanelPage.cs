@@ -48,6 +48,11 @@ public abstract class PanelPage(AccountService accounts) : PageModel
             context.Result = Challenge();
             return;
         }
+        if (User.Stage() is not { } stage || !AllowsStage(stage))
+        {
+            context.Result = Redirect(StagePages.For(User.Stage() ?? Stage.Totp));
+            return;
+        }
         Me = user;
         MyApps = await Accounts.AppsAsync(user, ct);
         var method = context.HandlerMethod?.MethodInfo;
@@ -94,6 +99,9 @@ public abstract class PanelPage(AccountService accounts) : PageModel
     }
 
     protected Task AuditAsync(string action, string? detail) => Accounts.AuditAsync(Me, App?.AppId, action, detail, Address, HttpContext.RequestAborted);
+
+    /// <summary>Only finished sign-ins reach panel pages; the account page also serves TOTP enrolment.</summary>
+    protected virtual bool AllowsStage(string stage) => stage == Stage.Full;
 
     protected PartialViewResult Refused(string why)
     {

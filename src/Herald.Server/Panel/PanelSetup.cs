@@ -15,7 +15,7 @@ public static class PanelSetup
         {
             o.RootDirectory = "/Panel/Pages";
             o.Conventions.AuthorizeFolder("/", AccountSetup.FullSession);
-            foreach (var open in new[] { "/Login", "/Totp", "/Password", "/Invite", "/Logout" })
+            foreach (var open in new[] { "/Login", "/Totp", "/Password", "/Invite", "/Logout", "/Account" })
                 o.Conventions.AllowAnonymousToPage(open);
         });
         builder.Services.AddAntiforgery(o =>

@@ -42,12 +42,16 @@ public abstract class HeraldHost : IAsyncLifetime
 
     public HttpClient Client() => _factory!.CreateClient();
 
+    public HttpClient Client(WebApplicationFactoryClientOptions options) => _factory!.CreateClient(options);
+
     private Dictionary<string, string?> _settings = [];
 
     public virtual async ValueTask InitializeAsync()
     {
         _settings = await SettingsAsync();
         _settings["Herald:Demo:CreateOnFirstStart"] = "false";
+        // Every test signs in from the same in-process address; the per-address limit has its own test on its own node.
+        _settings["Herald:Accounts:LoginAttemptsPerMinute"] = "100000";
         Providers = await LoopbackProviders.StartAsync(Clock);
         foreach (var (k, v) in Providers.HeraldSettings()) _settings[k] = v;
         _factory = NewNode();

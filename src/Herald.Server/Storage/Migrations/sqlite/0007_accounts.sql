@@ -22,11 +22,12 @@ CREATE TABLE panel_users (
 );
 
 CREATE TABLE panel_password_history (
+    id             integer PRIMARY KEY AUTOINCREMENT,
     user_id        bigint NOT NULL REFERENCES panel_users(id),
     password_hash  text NOT NULL,
     changed_at     bigint NOT NULL
 );
-CREATE INDEX panel_password_history_user ON panel_password_history (user_id, changed_at);
+CREATE INDEX panel_password_history_user ON panel_password_history (user_id, id);
 
 CREATE TABLE panel_memberships (
     user_id  bigint NOT NULL REFERENCES panel_users(id),
