@@ -1,3 +1,4 @@
+using Herald.Server.Accounts;
 using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Campaigns;
@@ -5,6 +6,7 @@ using Herald.Server.Delivery;
 using Herald.Server.Identity;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
+using Herald.Server.Panel;
 using Herald.Server.Segments;
 using Herald.Server.Storage;
 using Herald.Server.WebSdk;
@@ -28,6 +30,8 @@ builder.AddCampaigns();
 builder.AddDelivery();
 builder.AddWidgets();
 builder.AddWebSdk();
+builder.AddAccounts();
+builder.AddPanel();
 builder.Services.AddOptions<DemoOptions>().Bind(builder.Configuration.GetSection("Herald:Demo"));
 
 var app = builder.Build();
@@ -37,6 +41,7 @@ if (Cli.IsCommand(args))
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UsePanel();
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapHealth();
 app.MapApps();
@@ -48,6 +53,7 @@ app.MapCampaigns();
 app.MapDelivery();
 app.MapWidgets();
 app.MapWebSdk();
+app.MapPanel();
 
 await app.RunAsync();
 return 0;

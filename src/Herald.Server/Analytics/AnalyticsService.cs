@@ -217,6 +217,14 @@ public sealed class AnalyticsService(Db db, RollupStore rollups, EventIndexes in
         return new RetentionResponse(cohortEvent, returnEvent, period, periods, byUser ? "user" : "device", days.Zone.Id, cohorts);
     }
 
+    /// <summary>Every event name recorded for the app, for pickers.</summary>
+    public async Task<IReadOnlyList<string>> EventNamesAsync(long appId, CancellationToken ct)
+    {
+        await rollups.EnsureCurrentAsync(appId, ct);
+        await using var conn = await db.OpenAsync(ct);
+        return (await Dapper.SqlMapper.QueryAsync<string>(conn, "SELECT DISTINCT name FROM event_rollups WHERE app_id = @appId ORDER BY name", new { appId })).ToList();
+    }
+
     private async Task RequireKnownAsync(long appId, string name, string field, CancellationToken ct)
     {
         if (await rollups.TotalCountAsync(appId, name, ct) is null)

@@ -1,3 +1,4 @@
+using Herald.Server.Accounts;
 using Herald.Server.Analytics;
 using Herald.Server.Apps;
 using Herald.Server.Storage;
@@ -7,11 +8,11 @@ namespace Herald.Server.Infrastructure;
 /// <summary>
 /// Operator commands on the same executable: <c>herald apps create --name N [--category C] [--timezone TZ]</c>,
 /// <c>herald admin-key create</c>, <c>herald migrate</c>,
-/// <c>herald analytics rebuild [--app N]</c>. They use the configured database.
+/// <c>herald analytics rebuild [--app N]</c>, <c>herald owner create --email E</c>. They use the configured database.
 /// </summary>
 public static class Cli
 {
-    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "apps" or "admin-key" or "migrate" or "analytics";
+    public static bool IsCommand(string[] args) => args.Length > 0 && args[0] is "apps" or "admin-key" or "migrate" or "analytics" or "owner";
 
     public static async Task<int> RunAsync(WebApplication app, string[] args)
     {
@@ -31,6 +32,11 @@ public static class Cli
                     new CreateAppRequest(name, Option(rest, "--category"), Option(rest, "--timezone")), CancellationToken.None);
                 Console.WriteLine($"app id   : {created.App.Id}\nSDK key  : {created.SdkKey.Key}\nREST key : {created.RestKey.Key}");
                 return 0;
+            case ["owner", "create", .. var rest]:
+                var email = Option(rest, "--email") ?? throw new ArgumentException("owner create needs --email");
+                var (owner, password) = await services.GetRequiredService<AccountService>().CreateOwnerAsync(email, CancellationToken.None);
+                Console.WriteLine($"owner    : {owner.Email}\none-time password: {password}\nSign in at /panel/login; you will choose your own password first.");
+                return 0;
             case ["apps", "list", ..]:
                 foreach (var a in await services.GetRequiredService<AppService>().ListAsync(CancellationToken.None))
                     Console.WriteLine($"{a.Id}\t{a.Name}\t{a.Category}\t{a.Timezone}");
@@ -46,7 +52,7 @@ public static class Cli
                 }
                 return 0;
             default:
-                Console.Error.WriteLine("usage: herald [apps create --name N [--category general|ecommerce|media] [--timezone TZ] | apps list | admin-key create | migrate | analytics rebuild [--app N]]");
+                Console.Error.WriteLine("usage: herald [apps create --name N [--category general|ecommerce|media] [--timezone TZ] | apps list | admin-key create | migrate | analytics rebuild [--app N] | owner create --email E]");
                 return 2;
         }
     }

@@ -27,6 +27,9 @@ public sealed class E2EHost : IAsyncLifetime
     public IServiceProvider Services => _factory!.Services;
     public string AdminKey { get; private set; } = "";
 
+    /// <summary>The host's clock: starts at the real time and moves only when a test says (idle timeouts, expiry).</summary>
+    public Herald.Sim.Local.ManualClock Clock { get; } = new();
+
     /// <summary>Where screenshots go; CI keeps them as artifacts.</summary>
     public static string Artifacts { get; } = Path.Combine(AppContext.BaseDirectory, "artifacts");
 
@@ -37,6 +40,9 @@ public sealed class E2EHost : IAsyncLifetime
             b.UseSetting("Herald:Storage:Provider", "Sqlite");
             b.UseSetting("Herald:Storage:DataDirectory", _dir);
             b.UseSetting("Herald:Demo:CreateOnFirstStart", "false");
+            // All browser sign-ins come from 127.0.0.1; the per-address limit is tested in Herald.Server.Tests.
+            b.UseSetting("Herald:Accounts:LoginAttemptsPerMinute", "100000");
+            b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
         });
         _factory.UseKestrel(0);
         _factory.StartServer();

@@ -42,6 +42,8 @@ public abstract class HeraldHost : IAsyncLifetime
 
     public HttpClient Client() => _factory!.CreateClient();
 
+    public HttpClient Client(WebApplicationFactoryClientOptions options) => _factory!.CreateClient(options);
+
     private Dictionary<string, string?> _settings = [];
 
     public virtual async ValueTask InitializeAsync()
@@ -52,6 +54,8 @@ public abstract class HeraldHost : IAsyncLifetime
         _settings["Herald:Dispatch:ChunkSize"] = "10";
         _settings["Herald:Dispatch:BulkConcurrency"] = "4";
         _settings["Herald:Dispatch:Poll"] = "00:00:00.100";
+        // Every test signs in from the same in-process address; the per-address limit has its own test on its own node.
+        _settings["Herald:Accounts:LoginAttemptsPerMinute"] = "100000";
         Providers = await LoopbackProviders.StartAsync(Clock);
         foreach (var (k, v) in Providers.HeraldSettings()) _settings[k] = v;
         _factory = NewNode();

@@ -1,0 +1,183 @@
+using System.Net.Http.Json;
+using Herald.Server.Accounts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace Herald.E2E;
+
+/// <summary>The panel in Chromium: sign-in rules, the segment builder's live size, role refusal. Screenshots go to the artifacts.</summary>
+[Collection(E2ECollection.Name)]
+public sealed class PanelTests(E2EHost host)
+{
+    private const string Password = "Correct-Horse-42-battery";
+    private AccountService Accounts => host.Services.GetRequiredService<AccountService>();
+
+    private async Task<PanelUser> OwnerAsync()
+    {
+        var (user, once) = await Accounts.CreateOwnerAsync($"owner-{Guid.NewGuid():N}@example.com", TestContext.Current.CancellationToken);
+        (await Accounts.ChangePasswordAsync(user.Id, once, Password, "test", TestContext.Current.CancellationToken)).ShouldBeEmpty();
+        return user;
+    }
+
+    private async Task<PanelUser> MemberAsync(long appId, string role, PanelUser inviter)
+    {
+        var email = $"{role}-{Guid.NewGuid():N}@example.com";
+        var token = await Accounts.InviteAsync(inviter, appId, email, role, "test", TestContext.Current.CancellationToken);
+        (await Accounts.AcceptInvitationAsync(token!, Password, "test", TestContext.Current.CancellationToken)).ShouldBeEmpty();
+        return (await Accounts.FindByEmailAsync(email, TestContext.Current.CancellationToken))!;
+    }
+
+    private async Task<IPage> PageAsync()
+    {
+        var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = host.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
+        return await context.NewPageAsync();
+    }
+
+    private static async Task LoginAsync(IPage page, string email, string password)
+    {
+        await page.GotoAsync("/panel/login");
+        await page.FillAsync("input[name=email]", email);
+        await page.FillAsync("input[name=password]", password);
+        await page.ClickAsync("button[type=submit]");
+    }
+
+    private static Task ShotAsync(IPage page, string name) =>
+        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(E2EHost.Artifacts, $"panel-{name}.png"), FullPage = true });
+
+    [Fact]
+    public async Task Owner_signs_in_and_sees_the_app_switcher()
+    {
+        var owner = await OwnerAsync();
+        var app = await host.NewAppAsync();
+        var page = await PageAsync();
+        await page.GotoAsync("/panel");
+        page.Url.ShouldContain("/panel/login");
+        await ShotAsync(page, "login");
+        await LoginAsync(page, owner.Email, Password);
+        await page.WaitForURLAsync("**/panel");
+        (await page.TextContentAsync("body"))!.ShouldContain(owner.Email);
+        (await page.Locator(".app-card").CountAsync()).ShouldBeGreaterThan(0);
+        await ShotAsync(page, "apps");
+        await page.GotoAsync($"/panel/apps/{app.Id}/segments");
+        (await page.TextContentAsync("h1"))!.ShouldBe("Segments");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task An_expired_password_must_be_changed_at_sign_in()
+    {
+        var owner = await OwnerAsync();
+        var start = host.Clock.GetUtcNow();
+        try
+        {
+            // A 10-day password lifetime for this member (the per-user setting); 11 days later it has expired.
+            await Accounts.SetUserExpiryAsync(owner, null, owner.Id, 10, "test", TestContext.Current.CancellationToken);
+            host.Clock.Advance(TimeSpan.FromDays(11));
+            var page = await PageAsync();
+            await LoginAsync(page, owner.Email, Password);
+            await page.WaitForURLAsync("**/panel/password");
+            (await page.TextContentAsync("#password-reason"))!.ShouldContain("expired");
+            await ShotAsync(page, "password-expired");
+            await page.GotoAsync("/panel");
+            page.Url.ShouldEndWith("/panel/password"); // nothing else until it is changed
+            await page.FillAsync("input[name=current]", Password);
+            await page.FillAsync("input[name=next]", "Spring-Fresh-2027!");
+            await page.FillAsync("input[name=repeat]", "Spring-Fresh-2027!");
+            await page.ClickAsync("button[type=submit]");
+            await page.WaitForURLAsync("**/panel");
+            (await page.TextContentAsync("h1"))!.ShouldBe("Your apps");
+            await page.Context.CloseAsync();
+        }
+        finally
+        {
+            host.Clock.Set(start);
+        }
+    }
+
+    [Fact]
+    public async Task An_idle_session_ends_after_30_minutes()
+    {
+        var owner = await OwnerAsync();
+        var start = host.Clock.GetUtcNow();
+        try
+        {
+            var page = await PageAsync();
+            await LoginAsync(page, owner.Email, Password);
+            await page.WaitForURLAsync("**/panel");
+            host.Clock.Advance(TimeSpan.FromMinutes(20));
+            await page.ReloadAsync();
+            page.Url.ShouldEndWith("/panel");
+            host.Clock.Advance(TimeSpan.FromMinutes(31));
+            await page.ReloadAsync();
+            page.Url.ShouldContain("/panel/login");
+            (await page.TextContentAsync("body"))!.ShouldContain("Sign in");
+            await page.Context.CloseAsync();
+        }
+        finally
+        {
+            host.Clock.Set(start);
+        }
+    }
+
+    [Fact]
+    public async Task Five_wrong_passwords_lock_the_account()
+    {
+        var owner = await OwnerAsync();
+        var page = await PageAsync();
+        for (var i = 0; i < 5; i++) await LoginAsync(page, owner.Email, $"Wrong-Password-{i}");
+        (await page.TextContentAsync("#login-error"))!.ShouldContain("locked until");
+        await LoginAsync(page, owner.Email, Password);
+        (await page.TextContentAsync("#login-error"))!.ShouldContain("locked until");
+        await ShotAsync(page, "locked");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_marketer_builds_a_segment_and_sees_its_size_and_a_viewer_cannot_save()
+    {
+        var owner = await OwnerAsync();
+        var app = await host.NewAppAsync();
+        using (var sdk = host.Client(app.SdkKey))
+        {
+            foreach (var platform in new[] { "ios", "ios", "ios", "android", "android" })
+                (await sdk.PostAsJsonAsync("/sdk/v1/devices", new { platform, pushEnabled = true }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        }
+        var marketer = await MemberAsync(app.Id, Roles.Marketer, owner);
+        var page = await PageAsync();
+        await LoginAsync(page, marketer.Email, Password);
+        await page.WaitForURLAsync("**/panel");
+        await page.GotoAsync($"/panel/apps/{app.Id}/segments");
+        (await page.TextContentAsync(".empty"))!.ShouldContain("No segments yet");
+        await ShotAsync(page, "segments-empty");
+        await page.ClickAsync("text=+ New segment");
+        await page.FillAsync("input[name=name]", "iPhone users");
+        await page.SelectOptionAsync(".clause select >> nth=0", "device");
+        await page.FillAsync(".clause input.field", "platform");
+        await page.FillAsync(".clause input.value", "ios");
+        await Assertions.Expect(page.Locator("#preview-size")).ToHaveTextAsync("3");
+        await ShotAsync(page, "segment-builder");
+        await page.ClickAsync("button[type=submit].primary");
+        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/segments");
+        (await page.TextContentAsync("#segments td.size"))!.Trim().ShouldBe("3");
+        await ShotAsync(page, "segments");
+        await page.Context.CloseAsync();
+
+        var viewer = await MemberAsync(app.Id, Roles.Viewer, owner);
+        var v = await PageAsync();
+        await LoginAsync(v, viewer.Email, Password);
+        await v.WaitForURLAsync("**/panel");
+        await v.GotoAsync($"/panel/apps/{app.Id}/segments");
+        await v.ClickAsync("text=iPhone users");
+        (await v.Locator("button[type=submit].primary").CountAsync()).ShouldBe(0); // no save button for viewers
+        // Even a crafted submit is refused by the server.
+        var response = await v.EvaluateAsync<int>("""
+            async () => {
+              const f = document.getElementById('segment-form');
+              const r = await fetch(location.href, { method: 'POST', body: new FormData(f), credentials: 'same-origin' });
+              return r.status;
+            }
+            """);
+        response.ShouldBe(403);
+        await v.Context.CloseAsync();
+    }
+}
