@@ -10,6 +10,8 @@ switch (name)
         return Herald.Bench.AnalyticsBench.Run(rest);
     case "analytics-db":
         return await Herald.Bench.AnalyticsDbBench.RunAsync(rest);
+    case "campaign":
+        return await Herald.Bench.CampaignBench.RunAsync(rest);
     case "gateway":
         return await Herald.Bench.GatewayBench.RunAsync(rest);
     default:
