@@ -67,6 +67,7 @@ public static class CampaignBench
                 while ((i = Interlocked.Increment(ref next)) < devices)
                     await gateway.SendAsync(new PushTarget($"blast-{i}"), new PushMessage { MessageId = $"blast-{i}", Title = "Hi there", Body = "Spring sale" }, CancellationToken.None);
             }));
+            blast.Stop();
             Console.WriteLine($"gateway-only blast: {devices:N0} requests in {blast.Elapsed.TotalSeconds:0.00} s ({devices / blast.Elapsed.TotalSeconds:N0}/s)");
             var before = providers.Fcm.SendRequests;
 

@@ -12,6 +12,8 @@ switch (name)
         return await Herald.Bench.AnalyticsDbBench.RunAsync(rest);
     case "campaign":
         return await Herald.Bench.CampaignBench.RunAsync(rest);
+    case "realtime":
+        return await Herald.Bench.RealtimeBench.RunAsync(rest);
     case "gateway":
         return await Herald.Bench.GatewayBench.RunAsync(rest);
     default:

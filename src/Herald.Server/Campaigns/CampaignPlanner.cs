@@ -68,7 +68,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var sentBefore = await RecentCountsAsync(conn, tx, appId, now);
 
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
-        var rows = new List<object>(Math.Min(candidates.Count, Chunk));
+        var rows = new List<LedgerRow>(Math.Min(candidates.Count, Chunk));
         int queued = 0;
         long? first = null, last = null;
         var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
@@ -86,12 +86,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                 last = last is null ? due : Math.Max(last.Value, due);
             }
             else skipped[refusal] = skipped.GetValueOrDefault(refusal) + 1;
-            rows.Add(new
-            {
-                appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform,
-                messageId = $"{campaignId}-{c.Recipient}", priority = d.Urgent ? 1 : 0, state = refusal is null ? DeliveryStates.Queued : DeliveryStates.Skipped,
-                reason = refusal, due, now = now.ToUnixTimeMilliseconds(),
-            });
+            rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, $"{campaignId}-{c.Recipient}",
+                d.Urgent ? 1 : 0, refusal is null ? DeliveryStates.Queued : DeliveryStates.Skipped, refusal, due, now.ToUnixTimeMilliseconds()));
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
         }
         await InsertAsync(conn, tx, rows);
@@ -107,13 +103,36 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last);
     }
 
-    private static Task InsertAsync(DbConnection conn, DbTransaction tx, List<object> rows) =>
-        rows.Count == 0 ? Task.CompletedTask : conn.ExecuteAsync(
+    private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
+        string MessageId, int Priority, string State, string? Reason, long Due, long Now);
+
+    private Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows)
+    {
+        if (rows.Count == 0) return Task.CompletedTask;
+        if (db.IsPostgres)
+            // One statement per chunk: arrays unnested into rows.
+            return conn.ExecuteAsync(
+                """
+                INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at)
+                SELECT @app, @campaign, v.r, v.d, v.u, v.p, v.m, @priority, v.s, v.why, v.due, @now
+                FROM unnest(@recipients, @devices, @users, @platforms, @messages, @states, @reasons, @dues) AS v(r, d, u, p, m, s, why, due)
+                ON CONFLICT DO NOTHING
+                """,
+                new
+                {
+                    app = rows[0].AppId, campaign = rows[0].CampaignId, priority = rows[0].Priority, now = rows[0].Now,
+                    recipients = rows.Select(r => r.Recipient).ToArray(), devices = rows.Select(r => r.DeviceOrdinal).ToArray(),
+                    users = rows.Select(r => r.UserOrdinal).ToArray(), platforms = rows.Select(r => r.Platform).ToArray(),
+                    messages = rows.Select(r => r.MessageId).ToArray(), states = rows.Select(r => r.State).ToArray(),
+                    reasons = rows.Select(r => r.Reason).ToArray(), dues = rows.Select(r => r.Due).ToArray(),
+                }, tx);
+        return conn.ExecuteAsync(
             """
             INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at)
-            VALUES (@appId, @campaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @messageId, @priority, @state, @reason, @due, @now)
+            VALUES (@AppId, @CampaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @MessageId, @Priority, @State, @Reason, @Due, @Now)
             ON CONFLICT DO NOTHING
             """, rows, tx);
+    }
 
     /// <summary>
     /// Reachable recipients: push-enabled devices with a token that are not uninstalled, or opted-in

@@ -260,14 +260,40 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await using var tx = await conn.BeginTransactionAsync();
         // Only rows still "sending" are written: a stop that cancelled them, or a lease handed to
         // another node, wins over a late result.
-        await conn.ExecuteAsync(
-            """
-            UPDATE deliveries SET state = @State, reason = @Reason, provider_message_id = @ProviderId,
-                   sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END,
-                   due_at = COALESCE(@DueAt, due_at), lease_until = NULL, updated_at = @now
-            WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'
-            """,
-            results.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
+        if (db.IsPostgres)
+        {
+            // One statement for the whole chunk.
+            await conn.ExecuteAsync(
+                """
+                UPDATE deliveries d SET state = v.state, reason = v.reason, provider_message_id = v.pid,
+                       sent_at = CASE WHEN v.state = 'sent' THEN @now ELSE d.sent_at END,
+                       due_at = COALESCE(v.due, d.due_at), lease_until = NULL, updated_at = @now
+                FROM unnest(@apps, @campaigns, @recipients, @states, @reasons, @pids, @dues) AS v(app, campaign, recipient, state, reason, pid, due)
+                WHERE d.app_id = v.app AND d.campaign_id = v.campaign AND d.recipient = v.recipient AND d.state = 'sending'
+                """,
+                new
+                {
+                    now,
+                    apps = results.Select(r => r.Row.AppId).ToArray(),
+                    campaigns = results.Select(r => r.Row.CampaignId).ToArray(),
+                    recipients = results.Select(r => r.Row.Recipient).ToArray(),
+                    states = results.Select(r => r.State).ToArray(),
+                    reasons = results.Select(r => r.Reason).ToArray(),
+                    pids = results.Select(r => r.ProviderId).ToArray(),
+                    dues = results.Select(r => r.DueAt).ToArray(),
+                }, tx);
+        }
+        else
+        {
+            await conn.ExecuteAsync(
+                """
+                UPDATE deliveries SET state = @State, reason = @Reason, provider_message_id = @ProviderId,
+                       sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END,
+                       due_at = COALESCE(@DueAt, due_at), lease_until = NULL, updated_at = @now
+                WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'
+                """,
+                results.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
+        }
         await tx.CommitAsync();
     }
 
@@ -288,7 +314,8 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
         var open = await conn.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending')", new { appId, campaignId }, tx);
+            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending') LIMIT 1) o",
+            new { appId, campaignId }, tx);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (open == 0 && await conn.ExecuteAsync("UPDATE campaigns SET state = 'sent', updated_at = @now WHERE app_id = @appId AND id = @campaignId AND state = 'sending'",
                 new { appId, campaignId, now }, tx) == 1)

@@ -6,6 +6,8 @@ ALTER TABLE deliveries ADD COLUMN dismissed_at bigint;
 ALTER TABLE deliveries ADD COLUMN converted_at bigint;
 ALTER TABLE deliveries ADD COLUMN revenue real;
 CREATE INDEX deliveries_message ON deliveries (app_id, message_id);
+-- "Is anything of this campaign still to send?" without walking its sent rows.
+CREATE INDEX deliveries_open ON deliveries (app_id, campaign_id) WHERE state IN ('queued', 'sending');
 
 CREATE TABLE idempotency_keys (
     app_id       bigint NOT NULL,
