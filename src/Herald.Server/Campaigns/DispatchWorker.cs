@@ -28,19 +28,25 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     CampaignStops stops, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
 {
     private readonly DispatchOptions _o = options.Value;
-    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly ConcurrentBag<Channel<bool>> _wakes = [];
     private readonly ConcurrentDictionary<(long, long, long), CampaignRenderer> _renderers = new();
 
     /// <summary>Something became due on this node: look now instead of at the next poll.</summary>
-    public void Wake() => _wake.Writer.TryWrite(true);
+    public void Wake()
+    {
+        foreach (var w in _wakes) w.Writer.TryWrite(true);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        Task.Run(() => LaneAsync(urgent: true, _o.UrgentConcurrency, stoppingToken), CancellationToken.None),
-        Task.Run(() => LaneAsync(urgent: false, _o.BulkConcurrency, stoppingToken), CancellationToken.None),
-        Task.Run(() => RecoverLeasesAsync(stoppingToken), CancellationToken.None));
+        Enumerable.Range(0, _o.BulkWorkers)
+            .Select(_ => Task.Run(() => LaneAsync(urgent: false, Math.Max(1, _o.BulkConcurrency / _o.BulkWorkers), stoppingToken), CancellationToken.None))
+            .Append(Task.Run(() => LaneAsync(urgent: true, _o.UrgentConcurrency, stoppingToken), CancellationToken.None))
+            .Append(Task.Run(() => RecoverLeasesAsync(stoppingToken), CancellationToken.None)));
 
     private async Task LaneAsync(bool urgent, int concurrency, CancellationToken stop)
     {
+        var wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+        _wakes.Add(wake);
         while (!stop.IsCancellationRequested)
         {
             try
@@ -58,7 +64,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             {
                 using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 wait.CancelAfter(_o.Poll);
-                await _wake.Reader.ReadAsync(wait.Token);
+                await wake.Reader.ReadAsync(wait.Token);
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested) { }
             catch (OperationCanceledException) { return; }
