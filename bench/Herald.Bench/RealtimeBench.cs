@@ -39,6 +39,10 @@ public static class RealtimeBench
             using var res = await sdk.PostAsJsonAsync("/sdk/v1/devices", new { platform = "android", pushToken = $"t-{i}", pushEnabled = true }, ct);
             ids[i] = (await res.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("installationId").GetString()!;
         });
+        // Segments name events Herald has seen: one checkout from a device that is not probed.
+        using (var seed = await sdk.PostAsync("/sdk/v1/events", new StringContent(
+            $$"""{"installationId":"{{ids[^1]}}","events":[{"messageId":"seed","name":"checkout","timestamp":{{DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}}}]}""", Encoding.UTF8, "application/json")))
+            seed.EnsureSuccessStatusCode();
         using var created = await rest.PostAsync("/api/v1/segments", new StringContent(
             """{"name":"checked out today","realtime":true,"rules":{"event":"checkout","withinLastDays":1}}""", Encoding.UTF8, "application/json"));
         var segment = await created.Content.ReadFromJsonAsync<JsonElement>();
