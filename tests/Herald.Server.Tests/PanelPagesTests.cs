@@ -1,0 +1,98 @@
+using System.Net;
+using Herald.Server.Accounts;
+using Herald.Server.Apps;
+
+namespace Herald.Tests;
+
+/// <summary>The panel pages after segments: each renders for a role allowed to read it and refuses a viewer's changes with 403.</summary>
+public abstract class PanelPagesTests(HeraldHost host)
+{
+    private async Task<IReadOnlyList<AuditEntry>> AuditAsync() => await host.Services.GetRequiredService<AuditLog>().ReadAsync(null, 1000, CancellationToken.None);
+
+    private async Task<(TestApp App, PanelUser Owner, PanelClient Viewer, PanelClient Admin)> SetUpAsync()
+    {
+        var app = await host.NewAppAsync();
+        var owner = await PanelAccounts.OwnerAsync(host);
+        var viewer = await PanelAccounts.MemberAsync(host, app.Id, Roles.Viewer, owner);
+        var admin = await PanelAccounts.MemberAsync(host, app.Id, Roles.Admin, owner);
+        var v = PanelClient.For(host);
+        await v.LoginAsync(viewer.Email, PanelAccounts.Password);
+        var a = PanelClient.For(host);
+        await a.LoginAsync(admin.Email, PanelAccounts.Password);
+        return (app, owner, v, a);
+    }
+
+    [Fact]
+    public async Task Settings_save_limits_and_credentials_show_only_fingerprints_and_keys_once()
+    {
+        var (app, _, v, a) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/settings";
+        var read = await v.GetAsync(url);
+        read.Status.ShouldBe(HttpStatusCode.OK);
+        read.Body.ShouldContain("can read these settings");
+        (await v.PostFormAsync(url, new Dictionary<string, string> { ["name"] = "Hijacked" }, url + "?handler=general")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var saved = await a.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Renamed shop", ["category"] = "ecommerce", ["timezone"] = "Europe/Istanbul",
+            ["maxPerDay"] = "3", ["quietStart"] = "22:00", ["quietEnd"] = "08:00", ["emailPerSecond"] = "2.5",
+        }, url + "?handler=general");
+        saved.Status.ShouldBe(HttpStatusCode.OK);
+        saved.Body.ShouldContain("Settings saved.");
+        var view = (await host.Services.GetRequiredService<AppService>().GetAsync(app.Id, CancellationToken.None))!;
+        view.Name.ShouldBe("Renamed shop");
+        view.Limits.MaxPushesPerUserPerDay.ShouldBe(3);
+        view.Limits.EmailMaxPerSecond.ShouldBe(2.5);
+
+        var bad = await a.PostFormAsync(url, new Dictionary<string, string> { ["name"] = "x", ["timezone"] = "Mars/Olympus" }, url + "?handler=general");
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body.ShouldContain("class=\"flash err\"");
+
+        var cred = await a.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["channel"] = "sms", ["url"] = "https://sms.example/send", ["from"] = "Herald", ["authorization"] = "Bearer very-secret-token",
+        }, url + "?handler=credentials");
+        cred.Status.ShouldBe(HttpStatusCode.OK);
+        cred.Body.ShouldContain("sha256:");
+        cred.Body.ShouldNotContain("very-secret-token");
+        (await a.GetAsync(url)).Body.ShouldNotContain("very-secret-token");
+
+        var created = await a.PostFormAsync(url, new Dictionary<string, string> { ["kind"] = "rest", ["keyName"] = "Backend" }, url + "?handler=createKey");
+        created.Body.ShouldContain("hrk_");
+        var key = (await host.Services.GetRequiredService<AppService>().ListKeysAsync(app.Id, CancellationToken.None)).Single(k => k.Name == "Backend");
+        (await a.GetAsync(url)).Body.ShouldNotContain("hrk_" + created.Body.Split("hrk_")[1].Split('<')[0]);
+        (await v.PostFormAsync(url, new Dictionary<string, string> { ["keyId"] = key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=revokeKey")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["keyId"] = key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=revokeKey")).Body.ShouldContain("revoked");
+
+        var audit = await AuditAsync();
+        foreach (var action in new[] { "app.update", "app.credentials", "key.create", "key.revoke" })
+            audit.ShouldContain(e => e.AppId == app.Id && e.Action == action);
+    }
+
+    [Fact]
+    public async Task Users_look_up_by_external_id_installation_id_and_email()
+    {
+        var (app, _, v, _) = await SetUpAsync();
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"android","pushToken":"t1","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        await app.Sdk().PostOk("/sdk/v1/identify", $$$"""{"installationId":"{{{device}}}","externalId":"panel-user-1","email":"Panel.User@example.com","attributes":{"city":"Izmir"}}""");
+        await app.Sdk().PostOk("/sdk/v1/events", $$"""{"installationId":"{{device}}","events":[{"name":"Opened Shop","messageId":"pe-1","timestamp":"2026-11-25T11:00:00Z"}]}""");
+
+        var url = $"/panel/apps/{app.Id}/users";
+        (await v.GetAsync(url)).Body.ShouldContain("Find one user or device.");
+        foreach (var q in new[] { "panel-user-1", device, "panel.user@EXAMPLE.com" })
+        {
+            var page = await v.GetAsync($"{url}?q={Uri.EscapeDataString(q)}");
+            page.Status.ShouldBe(HttpStatusCode.OK);
+            page.Body.ShouldContain("Izmir");
+            page.Body.ShouldContain(device);
+            page.Body.ShouldContain("Opened Shop");
+        }
+        (await v.GetAsync($"{url}?q=nobody")).Body.ShouldContain("No user or device matches");
+    }
+}
+
+[Collection(SqliteCollection.Name)]
+public sealed class PanelPagesTestsSqlite(SqliteHost host) : PanelPagesTests(host);
+
+[Collection(PostgresCollection.Name)]
+public sealed class PanelPagesTestsPostgres(PostgresHost host) : PanelPagesTests(host);
