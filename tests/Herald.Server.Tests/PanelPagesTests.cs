@@ -89,6 +89,41 @@ public abstract class PanelPagesTests(HeraldHost host)
         }
         (await v.GetAsync($"{url}?q=nobody")).Body.ShouldContain("No user or device matches");
     }
+
+    [Fact]
+    public async Task Analytics_pages_draw_the_trend_funnel_and_retention()
+    {
+        var (app, _, v, _) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/analytics";
+        (await v.GetAsync(url)).Body.ShouldContain("No events yet.");
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"ios"}""")).GetProperty("installationId").GetString()!;
+        var now = host.Clock.GetUtcNow();
+        string At(int daysAgo, int hour) => now.UtcDateTime.Date.AddDays(-daysAgo).AddHours(hour).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        string Day(int daysAgo) => now.UtcDateTime.Date.AddDays(-daysAgo).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{device}}}","events":[{"name":"Viewed Product","messageId":"a-1","timestamp":"{{{At(2, 10)}}}"},{"name":"Viewed Product","messageId":"a-2","timestamp":"{{{At(1, 10)}}}"},{"name":"Bought","messageId":"a-3","timestamp":"{{{At(1, 11)}}}"}]}""");
+        var events = await app.Rest().GetJson("/api/v1/analytics/events/Viewed%20Product");
+        events.GetProperty("total").GetProperty("count").GetInt64().ShouldBe(2);
+
+        var trend = await v.GetAsync($"{url}?event=Viewed+Product&chart=bar");
+        trend.Status.ShouldBe(HttpStatusCode.OK, trend.Body[Math.Max(0, trend.Body.IndexOf("flash", StringComparison.Ordinal))..][..Math.Min(400, trend.Body.Length)]);
+        trend.Body.ShouldContain("id=\"trend-chart\"");
+        trend.Body.ShouldContain(Day(1));
+        trend.Body.ShouldContain("class=\"bar\"");
+        var bad = await v.GetAsync($"{url}?event=Viewed+Product&from=2026-13-40");
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body.ShouldContain("class=\"flash err\"");
+
+        var funnel = await v.GetAsync($"{url}/funnel?step=Viewed+Product&step=Bought&windowDays=7");
+        funnel.Status.ShouldBe(HttpStatusCode.OK);
+        funnel.Body.ShouldContain("id=\"funnel-chart\"");
+        funnel.Body.ShouldContain("100%");
+        (await v.GetAsync($"{url}/funnel?step=Bought")).Body.ShouldContain("2 to 10 steps");
+
+        var retention = await v.GetAsync($"{url}/retention?cohortEvent=Viewed+Product&returnEvent=Viewed+Product");
+        retention.Status.ShouldBe(HttpStatusCode.OK);
+        retention.Body.ShouldContain("id=\"retention-table\"");
+        retention.Body.ShouldContain(Day(2));
+    }
 }
 
 [Collection(SqliteCollection.Name)]

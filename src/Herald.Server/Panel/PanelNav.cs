@@ -9,6 +9,7 @@ public static class PanelNav
     {
         yield return ("segments", "Segments");
         yield return ("users", "Users & devices");
+        yield return ("analytics", "Analytics");
         yield return ("settings", "Settings");
     }
 }
