@@ -124,6 +124,40 @@ public abstract class PanelPagesTests(HeraldHost host)
         retention.Body.ShouldContain("id=\"retention-table\"");
         retention.Body.ShouldContain(Day(2));
     }
+
+    [Fact]
+    public async Task Team_invites_changes_roles_up_to_ones_own_unlocks_and_only_owners_read_the_audit_log()
+    {
+        var (app, owner, v, a) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/team";
+        (await v.GetAsync(url)).Status.ShouldBe(HttpStatusCode.OK);
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["email"] = "x@example.com", ["role"] = "viewer" }, url + "?handler=invite")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var invited = await a.PostFormAsync(url, new Dictionary<string, string> { ["email"] = "new.member@example.com", ["role"] = "marketer" }, url + "?handler=invite");
+        invited.Status.ShouldBe(HttpStatusCode.OK);
+        invited.Body.ShouldContain("/panel/invite/");
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["email"] = "boss@example.com", ["role"] = "owner" }, url + "?handler=invite")).Body.ShouldContain("you can grant");
+
+        var member = await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["userId"] = member.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["role"] = "approver" }, url + "?handler=role"))
+            .Body.ShouldContain("is now approver");
+        var accounts = host.Services.GetRequiredService<AccountService>();
+        (await accounts.RoleAsync(member, app.Id, CancellationToken.None)).ShouldBe(Roles.Approver);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["userId"] = member.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=unlock")).Body.ShouldContain("unlocked");
+
+        // The audit log is for owners: admins and viewers get 403, an owner sees the entries.
+        (await a.GetAsync($"/panel/apps/{app.Id}/audit")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await v.GetAsync($"/panel/apps/{app.Id}/audit")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var o = PanelClient.For(host);
+        await o.LoginAsync(owner.Email, PanelAccounts.Password);
+        var log = await o.GetAsync($"/panel/apps/{app.Id}/audit");
+        log.Status.ShouldBe(HttpStatusCode.OK);
+        log.Body.ShouldContain("member.invite");
+        log.Body.ShouldContain("member.unlock");
+        (await o.GetAsync($"/panel/apps/{app.Id}/audit?q=member.role")).Body.ShouldNotContain("member.unlock</code>");
+        (await o.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Body.ShouldContain("Security settings saved.");
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Status.ShouldBe(HttpStatusCode.Forbidden);
+    }
 }
 
 [Collection(SqliteCollection.Name)]
