@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Herald.Server.Accounts;
 using Herald.Server.Apps;
 
@@ -157,6 +158,69 @@ public abstract class PanelPagesTests(HeraldHost host)
         (await o.GetAsync($"/panel/apps/{app.Id}/audit?q=member.role")).Body.ShouldNotContain("member.unlock</code>");
         (await o.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Body.ShouldContain("Security settings saved.");
         (await a.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Status.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task Campaign_wizard_saves_a_draft_previews_sends_reports_and_stops()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        foreach (var (channel, body) in new[] { ("fcm", host.Providers.FcmCredentials), ("apns", host.Providers.ApnsCredentials) })
+            (await app.Rest().PutAsJsonAsync($"/api/v1/app/credentials/{channel}", body, TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"android","pushToken":"fcm-{{{Guid.NewGuid():N}}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        await app.Sdk().PostOk("/sdk/v1/identify", $$$"""{"installationId":"{{{device}}}","externalId":"wizard-user","attributes":{"first_name":"Ayşe"}}""");
+        var marketer = await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner);
+        var m = PanelClient.For(host);
+        await m.LoginAsync(marketer.Email, PanelAccounts.Password);
+
+        var list = $"/panel/apps/{app.Id}/campaigns";
+        (await v.GetAsync(list)).Body.ShouldContain("No campaigns yet.");
+        var edit = $"{list}/edit";
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Panel hello", ["channel"] = "push", ["title"] = "Hi {{first_name}}", ["body"] = "Welcome back",
+            ["audience"] = "users", ["users"] = "wizard-user", ["schedule"] = "now",
+        };
+        (await v.PostFormAsync(edit, form)).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var invalid = await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["title"] = "Hi {{first_name" });
+        invalid.Status.ShouldBe(HttpStatusCode.BadRequest);
+        invalid.Body.ShouldContain("class=\"flash err\"");
+        var saved = await m.PostFormAsync(edit, form);
+        saved.Location.ShouldNotBeNull();
+        saved.Location.ShouldEndWith("/review");
+        var review = await m.GetAsync(saved.Location + "?previewFor=wizard-user");
+        review.Status.ShouldBe(HttpStatusCode.OK);
+        review.Body.ShouldContain("Hi Ay"); review.Body.ShouldContain("id=\"device-preview\"");
+        review.Body.ShouldContain("id=\"audience-size\">1<");
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string>(), saved.Location + "?handler=send")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var sent = await m.PostFormAsync(saved.Location, new Dictionary<string, string>(), saved.Location + "?handler=send");
+        sent.Location.ShouldNotBeNull();
+        sent.Location.ShouldEndWith("/report");
+        var report = await v.GetAsync(sent.Location);
+        report.Status.ShouldBe(HttpStatusCode.OK);
+        report.Body.ShouldContain("data-key=\"targeted\">1<");
+        System.Text.Json.JsonElement json = default;
+        for (var i = 0; i < 200; i++)
+        {
+            json = System.Text.Json.JsonDocument.Parse((await v.GetAsync(sent.Location + "?handler=json")).Body).RootElement;
+            if (json.GetProperty("sent").GetInt32() == 1) break;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        json.GetProperty("sent").GetInt32().ShouldBe(1);
+        (await m.GetAsync(list)).Body.ShouldContain("Panel hello");
+
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["reason"] = "x" }, sent.Location + "?handler=stop")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "" }, sent.Location + "?handler=stop")).Body.ShouldContain("Give a reason");
+        var stopped = await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "wrong audience" }, sent.Location + "?handler=stop");
+        // Everything went out already: the service refuses and the page says why.
+        stopped.Status.ShouldBe(HttpStatusCode.BadRequest);
+        stopped.Body.ShouldContain("class=\"flash err\"");
+        var recalled = await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "typo" }, sent.Location + "?handler=recall");
+        recalled.Status.ShouldBe(HttpStatusCode.OK);
+        recalled.Body.ShouldContain("not guaranteed");
+        var audit = await AuditAsync();
+        foreach (var action in new[] { "campaign.create", "campaign.send", "campaign.recall" })
+            audit.ShouldContain(e => e.AppId == app.Id && e.Action == action);
     }
 }
 

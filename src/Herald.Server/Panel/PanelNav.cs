@@ -10,6 +10,7 @@ public static class PanelNav
         yield return ("segments", "Segments");
         yield return ("users", "Users & devices");
         yield return ("analytics", "Analytics");
+        yield return ("campaigns", "Campaigns");
         yield return ("team", "Team");
         yield return ("settings", "Settings");
         if (p.Can(Permission.ManageSecurity)) yield return ("audit", "Audit log");
