@@ -89,6 +89,18 @@ public abstract class PanelPagesTests(HeraldHost host)
             page.Body.ShouldContain("Opened Shop");
         }
         (await v.GetAsync($"{url}?q=nobody")).Body.ShouldContain("No user or device matches");
+
+        // Test push: marketers and above; the provider's answer is shown, and audited.
+        (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", host.Providers.FcmCredentials, TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var form = new Dictionary<string, string> { ["q"] = device, ["installationId"] = device };
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", form, $"{url}?handler=testPush")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer)).Email, PanelAccounts.Password);
+        (await m.GetAsync($"{url}?q={device}")).Body.ShouldContain("Test push");
+        var tested = await m.PostFormAsync($"{url}?q={device}", form, $"{url}?handler=testPush");
+        tested.Status.ShouldBe(HttpStatusCode.OK);
+        tested.Body.ShouldContain("Test push sent to");
+        (await AuditAsync()).ShouldContain(e => e.AppId == app.Id && e.Action == "test.push");
     }
 
     [Fact]
