@@ -56,6 +56,19 @@ public sealed class IdentityStore(Db db)
         return r is { } x ? (int)(x.merged ?? x.ordinal) : null;
     }
 
+    /// <summary>External ids of (live) users with this email address, case-insensitively (the panel's look-up).</summary>
+    public async Task<IReadOnlyList<string>> ExternalIdsByEmailAsync(long appId, string email, int limit, CancellationToken ct)
+    {
+        await using var conn = await db.OpenAsync(ct);
+        var rows = await conn.QueryAsync<string>(
+            """
+            SELECT external_id FROM users
+            WHERE app_id = @appId AND lower(email) = lower(@email) AND deleted_at IS NULL AND merged_into IS NULL AND external_id IS NOT NULL
+            ORDER BY ordinal LIMIT @limit
+            """, new { appId, email, limit });
+        return rows.ToList();
+    }
+
     public async Task<IReadOnlyList<EventView>> RecentEventsAsync(long appId, string? externalId, string? installationId, int limit, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);

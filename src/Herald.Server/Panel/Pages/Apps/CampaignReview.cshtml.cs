@@ -1,0 +1,57 @@
+using Herald.Server.Accounts;
+using Herald.Server.Campaigns;
+using Herald.Server.Segments;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Server.Panel.Pages.Apps;
+
+/// <summary>Step 4: summary, reachable audience size (<see cref="CampaignPlanner"/>), a device preview for a chosen user (<see cref="CampaignService.PreviewAsync"/>), send.</summary>
+public sealed class CampaignReviewModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, DispatchWorker dispatch) : PanelPage(accounts)
+{
+    public override string Section => "campaigns";
+    public CampaignView Campaign { get; private set; } = null!;
+    public int? AudienceSize { get; private set; }
+    public string? PreviewFor { get; private set; }
+    public PreviewView? Preview { get; private set; }
+    public IReadOnlyDictionary<long, string> SegmentNames { get; private set; } = new Dictionary<long, string>();
+
+    public async Task<IActionResult> OnGetAsync(long id, string? previewFor)
+    {
+        if (!await LoadAsync(id)) return NotFound();
+        PreviewFor = string.IsNullOrWhiteSpace(previewFor) ? null : previewFor.Trim();
+        if (PreviewFor is not null)
+        {
+            var request = PreviewFor.Length > 20 && Guid.TryParse(PreviewFor, out _) ? new PreviewRequest(InstallationId: PreviewFor) : new PreviewRequest(ExternalId: PreviewFor);
+            if (!await TryAsync(async () => Preview = await campaigns.PreviewAsync(AppId, id, request, HttpContext.RequestAborted)))
+                Response.StatusCode = StatusCodes.Status400BadRequest;
+        }
+        return Page();
+    }
+
+    [Needs(Permission.EditCampaigns)]
+    public async Task<IActionResult> OnPostSendAsync(long id)
+    {
+        if (!await LoadAsync(id)) return NotFound();
+        PlanSummary? plan = null;
+        var ok = await TryAsync(async () =>
+        {
+            plan = await planner.PlanAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
+            dispatch.Wake();
+            await AuditAsync("campaign.send", $"campaign {id} '{Campaign.Name}': {plan.Targeted} targeted, {plan.Queued} queued");
+        });
+        if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/report");
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+        return Page();
+    }
+
+    private async Task<bool> LoadAsync(long id)
+    {
+        var ct = HttpContext.RequestAborted;
+        var c = await campaigns.GetAsync(AppId, id, ct);
+        if (c is null) return false;
+        Campaign = c;
+        SegmentNames = (await segments.ListAsync(AppId, ct)).ToDictionary(s => s.Id, s => s.Name);
+        await TryAsync(async () => AudienceSize = await planner.AudienceSizeAsync(AppId, c.Definition, ct));
+        return true;
+    }
+}

@@ -1,0 +1,56 @@
+using Herald.Server.Accounts;
+using Herald.Server.Delivery;
+using Herald.Server.Identity;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Herald.Server.Panel.Pages.Apps;
+
+/// <summary>Look up one user or device by external id, installation id or email (read-only, through <see cref="IdentityStore"/>).</summary>
+public sealed class UsersModel(AccountService accounts, IdentityStore identity, TestSends tests) : PanelPage(accounts)
+{
+    public override string Section => "users";
+    public string? Q { get; private set; }
+    public UserView? Profile { get; private set; }
+    public DeviceView? Device { get; private set; }
+    public IReadOnlyList<string> Matches { get; private set; } = [];
+    public IReadOnlyList<EventView> Events { get; private set; } = [];
+    public bool Searched => Q is not null;
+    public TestSendResult? TestResult { get; private set; }
+
+    /// <summary>A test push to one device through <see cref="TestSends"/>; the provider's answer is shown as is.</summary>
+    [Needs(Permission.EditCampaigns)]
+    public async Task<IActionResult> OnPostTestPushAsync(string? q, string installationId, string? title, string? body)
+    {
+        if (await TryAsync(async () =>
+        {
+            TestResult = await tests.PushAsync(AppId, installationId, new TestPushRequest(title ?? "Test from Herald", body ?? "It works."), HttpContext.RequestAborted);
+            await AuditAsync("test.push", $"device {installationId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " (" + TestResult.Reason + ")")}");
+        }))
+        {
+            if (TestResult!.Outcome == Herald.Gateways.OutcomeKind.Delivered) Flash = $"Test push sent to {installationId} (message {TestResult.MessageId}).";
+            else Error = $"Test push to {installationId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " — " + TestResult.Reason)}{(TestResult.DeviceUninstalled ? "; the device is now marked uninstalled" : "")}.";
+        }
+        await OnGetAsync(q ?? installationId);
+        return Page();
+    }
+
+    public async Task OnGetAsync(string? q)
+    {
+        Q = string.IsNullOrWhiteSpace(q) ? null : q.Trim();
+        if (Q is null) return;
+        var ct = HttpContext.RequestAborted;
+        if (Q.Contains('@'))
+        {
+            Matches = await identity.ExternalIdsByEmailAsync(AppId, Q, 20, ct);
+            if (Matches.Count == 1) Profile = await identity.GetUserAsync(AppId, Matches[0], ct);
+        }
+        Profile ??= await identity.GetUserAsync(AppId, Q, ct);
+        if (Profile is null)
+        {
+            Device = await identity.GetDeviceAsync(AppId, Q, ct);
+            if (Device?.ExternalId is { } ext) Profile = await identity.GetUserAsync(AppId, ext, ct);
+        }
+        if (Profile is not null) Events = await identity.RecentEventsAsync(AppId, Profile.ExternalId, null, 50, ct);
+        else if (Device is not null) Events = await identity.RecentEventsAsync(AppId, null, Device.InstallationId, 50, ct);
+    }
+}

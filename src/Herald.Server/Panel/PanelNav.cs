@@ -1,0 +1,18 @@
+using Herald.Server.Accounts;
+
+namespace Herald.Server.Panel;
+
+/// <summary>The app side navigation: only built pages, and only those the member's role may open.</summary>
+public static class PanelNav
+{
+    public static IEnumerable<(string Key, string Label)> Items(PanelPage p)
+    {
+        yield return ("segments", "Segments");
+        yield return ("users", "Users & devices");
+        yield return ("analytics", "Analytics");
+        yield return ("campaigns", "Campaigns");
+        yield return ("team", "Team");
+        yield return ("settings", "Settings");
+        if (p.Can(Permission.ManageSecurity)) yield return ("audit", "Audit log");
+    }
+}

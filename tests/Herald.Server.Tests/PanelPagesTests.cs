@@ -1,0 +1,243 @@
+using System.Net;
+using System.Net.Http.Json;
+using Herald.Server.Accounts;
+using Herald.Server.Apps;
+
+namespace Herald.Tests;
+
+/// <summary>The panel pages after segments: each renders for a role allowed to read it and refuses a viewer's changes with 403.</summary>
+public abstract class PanelPagesTests(HeraldHost host)
+{
+    private async Task<IReadOnlyList<AuditEntry>> AuditAsync() => await host.Services.GetRequiredService<AuditLog>().ReadAsync(null, 1000, CancellationToken.None);
+
+    private async Task<(TestApp App, PanelUser Owner, PanelClient Viewer, PanelClient Admin)> SetUpAsync()
+    {
+        var app = await host.NewAppAsync();
+        var owner = await PanelAccounts.OwnerAsync(host);
+        var viewer = await PanelAccounts.MemberAsync(host, app.Id, Roles.Viewer, owner);
+        var admin = await PanelAccounts.MemberAsync(host, app.Id, Roles.Admin, owner);
+        var v = PanelClient.For(host);
+        await v.LoginAsync(viewer.Email, PanelAccounts.Password);
+        var a = PanelClient.For(host);
+        await a.LoginAsync(admin.Email, PanelAccounts.Password);
+        return (app, owner, v, a);
+    }
+
+    [Fact]
+    public async Task Settings_save_limits_and_credentials_show_only_fingerprints_and_keys_once()
+    {
+        var (app, _, v, a) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/settings";
+        var read = await v.GetAsync(url);
+        read.Status.ShouldBe(HttpStatusCode.OK);
+        read.Body.ShouldContain("can read these settings");
+        (await v.PostFormAsync(url, new Dictionary<string, string> { ["name"] = "Hijacked" }, url + "?handler=general")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var saved = await a.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Renamed shop", ["category"] = "ecommerce", ["timezone"] = "Europe/Istanbul",
+            ["maxPerDay"] = "3", ["quietStart"] = "22:00", ["quietEnd"] = "08:00", ["emailPerSecond"] = "2.5",
+        }, url + "?handler=general");
+        saved.Status.ShouldBe(HttpStatusCode.OK);
+        saved.Body.ShouldContain("Settings saved.");
+        var view = (await host.Services.GetRequiredService<AppService>().GetAsync(app.Id, CancellationToken.None))!;
+        view.Name.ShouldBe("Renamed shop");
+        view.Limits.MaxPushesPerUserPerDay.ShouldBe(3);
+        view.Limits.EmailMaxPerSecond.ShouldBe(2.5);
+
+        var bad = await a.PostFormAsync(url, new Dictionary<string, string> { ["name"] = "x", ["timezone"] = "Mars/Olympus" }, url + "?handler=general");
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body.ShouldContain("class=\"flash err\"");
+
+        var cred = await a.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["channel"] = "sms", ["url"] = "https://sms.example/send", ["from"] = "Herald", ["authorization"] = "Bearer very-secret-token",
+        }, url + "?handler=credentials");
+        cred.Status.ShouldBe(HttpStatusCode.OK);
+        cred.Body.ShouldContain("sha256:");
+        cred.Body.ShouldNotContain("very-secret-token");
+        (await a.GetAsync(url)).Body.ShouldNotContain("very-secret-token");
+
+        var created = await a.PostFormAsync(url, new Dictionary<string, string> { ["kind"] = "rest", ["keyName"] = "Backend" }, url + "?handler=createKey");
+        created.Body.ShouldContain("hrk_");
+        var key = (await host.Services.GetRequiredService<AppService>().ListKeysAsync(app.Id, CancellationToken.None)).Single(k => k.Name == "Backend");
+        (await a.GetAsync(url)).Body.ShouldNotContain("hrk_" + created.Body.Split("hrk_")[1].Split('<')[0]);
+        (await v.PostFormAsync(url, new Dictionary<string, string> { ["keyId"] = key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=revokeKey")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["keyId"] = key.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=revokeKey")).Body.ShouldContain("revoked");
+
+        var audit = await AuditAsync();
+        foreach (var action in new[] { "app.update", "app.credentials", "key.create", "key.revoke" })
+            audit.ShouldContain(e => e.AppId == app.Id && e.Action == action);
+    }
+
+    [Fact]
+    public async Task Users_look_up_by_external_id_installation_id_and_email()
+    {
+        var (app, _, v, _) = await SetUpAsync();
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"android","pushToken":"t1","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        await app.Sdk().PostOk("/sdk/v1/identify", $$$"""{"installationId":"{{{device}}}","externalId":"panel-user-1","email":"Panel.User@example.com","attributes":{"city":"Izmir"}}""");
+        await app.Sdk().PostOk("/sdk/v1/events", $$"""{"installationId":"{{device}}","events":[{"name":"Opened Shop","messageId":"pe-1","timestamp":"2026-11-25T11:00:00Z"}]}""");
+
+        var url = $"/panel/apps/{app.Id}/users";
+        (await v.GetAsync(url)).Body.ShouldContain("Find one user or device.");
+        foreach (var q in new[] { "panel-user-1", device, "panel.user@EXAMPLE.com" })
+        {
+            var page = await v.GetAsync($"{url}?q={Uri.EscapeDataString(q)}");
+            page.Status.ShouldBe(HttpStatusCode.OK);
+            page.Body.ShouldContain("Izmir");
+            page.Body.ShouldContain(device);
+            page.Body.ShouldContain("Opened Shop");
+        }
+        (await v.GetAsync($"{url}?q=nobody")).Body.ShouldContain("No user or device matches");
+
+        // Test push: marketers and above; the provider's answer is shown, and audited.
+        (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", host.Providers.FcmCredentials, TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var form = new Dictionary<string, string> { ["q"] = device, ["installationId"] = device };
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", form, $"{url}?handler=testPush")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer)).Email, PanelAccounts.Password);
+        (await m.GetAsync($"{url}?q={device}")).Body.ShouldContain("Test push");
+        var tested = await m.PostFormAsync($"{url}?q={device}", form, $"{url}?handler=testPush");
+        tested.Status.ShouldBe(HttpStatusCode.OK);
+        tested.Body.ShouldContain("Test push sent to");
+        (await AuditAsync()).ShouldContain(e => e.AppId == app.Id && e.Action == "test.push");
+    }
+
+    [Fact]
+    public async Task Analytics_pages_draw_the_trend_funnel_and_retention()
+    {
+        var (app, _, v, _) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/analytics";
+        (await v.GetAsync(url)).Body.ShouldContain("No events yet.");
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"ios"}""")).GetProperty("installationId").GetString()!;
+        var now = host.Clock.GetUtcNow();
+        string At(int daysAgo, int hour) => now.UtcDateTime.Date.AddDays(-daysAgo).AddHours(hour).ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        string Day(int daysAgo) => now.UtcDateTime.Date.AddDays(-daysAgo).ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{device}}}","events":[{"name":"Viewed Product","messageId":"a-1","timestamp":"{{{At(2, 10)}}}"},{"name":"Viewed Product","messageId":"a-2","timestamp":"{{{At(1, 10)}}}"},{"name":"Bought","messageId":"a-3","timestamp":"{{{At(1, 11)}}}"}]}""");
+        var events = await app.Rest().GetJson("/api/v1/analytics/events/Viewed%20Product");
+        events.GetProperty("total").GetProperty("count").GetInt64().ShouldBe(2);
+
+        var trend = await v.GetAsync($"{url}?event=Viewed+Product&chart=bar");
+        trend.Status.ShouldBe(HttpStatusCode.OK, trend.Body[Math.Max(0, trend.Body.IndexOf("flash", StringComparison.Ordinal))..][..Math.Min(400, trend.Body.Length)]);
+        trend.Body.ShouldContain("id=\"trend-chart\"");
+        trend.Body.ShouldContain(Day(1));
+        trend.Body.ShouldContain("class=\"bar\"");
+        var bad = await v.GetAsync($"{url}?event=Viewed+Product&from=2026-13-40");
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body.ShouldContain("class=\"flash err\"");
+
+        var funnel = await v.GetAsync($"{url}/funnel?step=Viewed+Product&step=Bought&windowDays=7");
+        funnel.Status.ShouldBe(HttpStatusCode.OK);
+        funnel.Body.ShouldContain("id=\"funnel-chart\"");
+        funnel.Body.ShouldContain("100%");
+        (await v.GetAsync($"{url}/funnel?step=Bought")).Body.ShouldContain("2 to 10 steps");
+
+        var retention = await v.GetAsync($"{url}/retention?cohortEvent=Viewed+Product&returnEvent=Viewed+Product");
+        retention.Status.ShouldBe(HttpStatusCode.OK);
+        retention.Body.ShouldContain("id=\"retention-table\"");
+        retention.Body.ShouldContain(Day(2));
+    }
+
+    [Fact]
+    public async Task Team_invites_changes_roles_up_to_ones_own_unlocks_and_only_owners_read_the_audit_log()
+    {
+        var (app, owner, v, a) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/team";
+        (await v.GetAsync(url)).Status.ShouldBe(HttpStatusCode.OK);
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["email"] = "x@example.com", ["role"] = "viewer" }, url + "?handler=invite")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var invited = await a.PostFormAsync(url, new Dictionary<string, string> { ["email"] = "new.member@example.com", ["role"] = "marketer" }, url + "?handler=invite");
+        invited.Status.ShouldBe(HttpStatusCode.OK);
+        invited.Body.ShouldContain("/panel/invite/");
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["email"] = "boss@example.com", ["role"] = "owner" }, url + "?handler=invite")).Body.ShouldContain("you can grant");
+
+        var member = await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["userId"] = member.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["role"] = "approver" }, url + "?handler=role"))
+            .Body.ShouldContain("is now approver");
+        var accounts = host.Services.GetRequiredService<AccountService>();
+        (await accounts.RoleAsync(member, app.Id, CancellationToken.None)).ShouldBe(Roles.Approver);
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["userId"] = member.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, url + "?handler=unlock")).Body.ShouldContain("unlocked");
+
+        // The audit log is for owners: admins and viewers get 403, an owner sees the entries.
+        (await a.GetAsync($"/panel/apps/{app.Id}/audit")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await v.GetAsync($"/panel/apps/{app.Id}/audit")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var o = PanelClient.For(host);
+        await o.LoginAsync(owner.Email, PanelAccounts.Password);
+        var log = await o.GetAsync($"/panel/apps/{app.Id}/audit");
+        log.Status.ShouldBe(HttpStatusCode.OK);
+        log.Body.ShouldContain("member.invite");
+        log.Body.ShouldContain("member.unlock");
+        (await o.GetAsync($"/panel/apps/{app.Id}/audit?q=member.role")).Body.ShouldNotContain("member.unlock</code>");
+        (await o.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Body.ShouldContain("Security settings saved.");
+        (await a.PostFormAsync(url, new Dictionary<string, string> { ["expiryDays"] = "30" }, url + "?handler=security")).Status.ShouldBe(HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task Campaign_wizard_saves_a_draft_previews_sends_reports_and_stops()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        foreach (var (channel, body) in new[] { ("fcm", host.Providers.FcmCredentials), ("apns", host.Providers.ApnsCredentials) })
+            (await app.Rest().PutAsJsonAsync($"/api/v1/app/credentials/{channel}", body, TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"android","pushToken":"fcm-{{{Guid.NewGuid():N}}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        await app.Sdk().PostOk("/sdk/v1/identify", $$$"""{"installationId":"{{{device}}}","externalId":"wizard-user","attributes":{"first_name":"Ayşe"}}""");
+        var marketer = await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner);
+        var m = PanelClient.For(host);
+        await m.LoginAsync(marketer.Email, PanelAccounts.Password);
+
+        var list = $"/panel/apps/{app.Id}/campaigns";
+        (await v.GetAsync(list)).Body.ShouldContain("No campaigns yet.");
+        var edit = $"{list}/edit";
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Panel hello", ["channel"] = "push", ["title"] = "Hi {{first_name}}", ["body"] = "Welcome back",
+            ["audience"] = "users", ["users"] = "wizard-user", ["schedule"] = "now",
+        };
+        (await v.PostFormAsync(edit, form)).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var invalid = await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["title"] = "Hi {{first_name" });
+        invalid.Status.ShouldBe(HttpStatusCode.BadRequest);
+        invalid.Body.ShouldContain("class=\"flash err\"");
+        var saved = await m.PostFormAsync(edit, form);
+        saved.Location.ShouldNotBeNull();
+        saved.Location.ShouldEndWith("/review");
+        var review = await m.GetAsync(saved.Location + "?previewFor=wizard-user");
+        review.Status.ShouldBe(HttpStatusCode.OK);
+        review.Body.ShouldContain("Hi Ay"); review.Body.ShouldContain("id=\"device-preview\"");
+        review.Body.ShouldContain("id=\"audience-size\">1<");
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string>(), saved.Location + "?handler=send")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var sent = await m.PostFormAsync(saved.Location, new Dictionary<string, string>(), saved.Location + "?handler=send");
+        sent.Location.ShouldNotBeNull();
+        sent.Location.ShouldEndWith("/report");
+        var report = await v.GetAsync(sent.Location);
+        report.Status.ShouldBe(HttpStatusCode.OK);
+        report.Body.ShouldContain("data-key=\"targeted\">1<");
+        System.Text.Json.JsonElement json = default;
+        for (var i = 0; i < 200; i++)
+        {
+            json = System.Text.Json.JsonDocument.Parse((await v.GetAsync(sent.Location + "?handler=json")).Body).RootElement;
+            if (json.GetProperty("sent").GetInt32() == 1) break;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        json.GetProperty("sent").GetInt32().ShouldBe(1);
+        (await m.GetAsync(list)).Body.ShouldContain("Panel hello");
+
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["reason"] = "x" }, sent.Location + "?handler=stop")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "" }, sent.Location + "?handler=stop")).Body.ShouldContain("Give a reason");
+        var stopped = await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "wrong audience" }, sent.Location + "?handler=stop");
+        // Everything went out already: the service refuses and the page says why.
+        stopped.Status.ShouldBe(HttpStatusCode.BadRequest);
+        stopped.Body.ShouldContain("class=\"flash err\"");
+        var recalled = await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "typo" }, sent.Location + "?handler=recall");
+        recalled.Status.ShouldBe(HttpStatusCode.OK);
+        recalled.Body.ShouldContain("not guaranteed");
+        var audit = await AuditAsync();
+        foreach (var action in new[] { "campaign.create", "campaign.send", "campaign.recall" })
+            audit.ShouldContain(e => e.AppId == app.Id && e.Action == action);
+    }
+}
+
+[Collection(SqliteCollection.Name)]
+public sealed class PanelPagesTestsSqlite(SqliteHost host) : PanelPagesTests(host);
+
+[Collection(PostgresCollection.Name)]
+public sealed class PanelPagesTestsPostgres(PostgresHost host) : PanelPagesTests(host);
