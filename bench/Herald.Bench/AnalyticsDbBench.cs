@@ -23,7 +23,7 @@ public static class AnalyticsDbBench
 
     public static async Task<int> RunAsync(string[] args)
     {
-        int devices = Arg(args, "--devices", 1_000_000), events = Arg(args, "--events", 10_000_000);
+        int devices = Stats.Arg(args, "--devices", 1_000_000), events = Stats.Arg(args, "--events", 10_000_000);
         await using var cluster = await PostgresCluster.StartAsync(durable: true, "HERALD_BENCH_PG");
         var cs = await cluster.CreateDatabaseAsync($"herald_bench_{Guid.NewGuid():N}");
         var clock = TimeProvider.System;
@@ -155,9 +155,4 @@ public static class AnalyticsDbBench
         return Stats.Median(t);
     }
 
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }

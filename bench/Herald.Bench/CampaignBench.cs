@@ -25,8 +25,8 @@ public static class CampaignBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var devices = Arg(args, "--devices", 200_000);
-        var fastRounds = Arg(args, "--fast-rounds", 5);
+        var devices = Stats.Arg(args, "--devices", 200_000);
+        var fastRounds = Stats.Arg(args, "--fast-rounds", 5);
         Console.WriteLine($"campaign bench: {devices:N0} devices, {fastRounds} fast-push rounds, {Environment.ProcessorCount} cores");
         await using var providers = await LoopbackProviders.StartAsync();
         await using var pg = await PostgresCluster.StartAsync(durable: true, externalVariable: "HERALD_BENCH_PG");
@@ -148,9 +148,4 @@ public static class CampaignBench
         return ids;
     }
 
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }

@@ -24,10 +24,10 @@ public static class IngestBench
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var events = Arg(args, "--events", 1_000_000);
-        var clients = Arg(args, "--clients", 32);
-        var rounds = Arg(args, "--rounds", 3);
-        var devices = Arg(args, "--devices", 10_000);
+        var events = Stats.Arg(args, "--events", 1_000_000);
+        var clients = Stats.Arg(args, "--clients", 32);
+        var rounds = Stats.Arg(args, "--rounds", 3);
+        var devices = Stats.Arg(args, "--devices", 10_000);
         var sqlite = !args.Contains("--postgres-only");
         Console.WriteLine($"ingest: {events:N0} events, batches of {BatchSize}, {clients} clients, {rounds} rounds, {devices:N0} devices, {Environment.ProcessorCount} cores");
 
@@ -99,11 +99,6 @@ public static class IngestBench
 
     private static void Log(string line) => Console.Error.WriteLine(line);
 
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 
     private static async Task<string[]> RegisterDevicesAsync(HeraldProcess herald, int count, int clients)
     {

@@ -20,9 +20,9 @@ public static class RealtimeBench
 {
     public static async Task<int> RunAsync(string[] args)
     {
-        var devices = Arg(args, "--devices", 2000);
-        var probes = Arg(args, "--probes", 100);
-        var loadClients = Arg(args, "--load-clients", 16);
+        var devices = Stats.Arg(args, "--devices", 2000);
+        var probes = Stats.Arg(args, "--probes", 100);
+        var loadClients = Stats.Arg(args, "--load-clients", 16);
         await using var pg = await PostgresCluster.StartAsync(durable: true, externalVariable: "HERALD_BENCH_PG");
         var cs = await pg.CreateDatabaseAsync($"realtime_{Guid.NewGuid():N}");
         await using var herald = await HeraldProcess.StartAsync(new Dictionary<string, string?>
@@ -114,9 +114,4 @@ public static class RealtimeBench
         return c;
     }
 
-    private static int Arg(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
 }
