@@ -63,7 +63,7 @@ public sealed class LoopbackApnsServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ECDsa _signingKey;
     private readonly TimeProvider _time;
-    private readonly ConcurrentDictionary<string, (ApnsFault Fault, int Remaining)> _faults = new();
+    private readonly InjectedFaults<ApnsFault> _faults = new();
     private readonly ConcurrentDictionary<string, byte> _providerTokens = new();
     private readonly ConcurrentQueue<ApnsReceived> _received = new();
     private long _requests;
@@ -106,7 +106,7 @@ public sealed class LoopbackApnsServer : IAsyncDisposable
     }
 
     /// <summary>Answer pushes to <paramref name="deviceToken"/> with <paramref name="fault"/>, the next <paramref name="times"/> times.</summary>
-    public void Inject(string deviceToken, ApnsFault fault, int times = int.MaxValue) => _faults[deviceToken] = (fault, times);
+    public void Inject(string deviceToken, ApnsFault fault, int times = int.MaxValue) => _faults.Inject(deviceToken, fault, times);
 
     private async Task HandleAsync(HttpContext context)
     {
@@ -248,14 +248,7 @@ public sealed class LoopbackApnsServer : IAsyncDisposable
     {
         if (token.StartsWith("dead", StringComparison.OrdinalIgnoreCase))
             return ApnsFault.Unregistered;
-        if (_faults.IsEmpty || !_faults.TryGetValue(token, out var entry))
-            return null;
-        if (entry.Remaining != int.MaxValue)
-        {
-            if (entry.Remaining <= 1) _faults.TryRemove(token, out _);
-            else _faults[token] = (entry.Fault, entry.Remaining - 1);
-        }
-        return entry.Fault;
+        return _faults.Take(token);
     }
 
     /// <summary>Returns the 403 reason, or null for a good token: ES256 by our key, our kid and team, under an hour old.</summary>

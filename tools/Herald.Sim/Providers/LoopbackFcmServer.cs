@@ -73,7 +73,7 @@ public sealed partial class LoopbackFcmServer : IAsyncDisposable
     private readonly RSA _serviceAccountKey;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, DateTimeOffset> _accessTokens = new();
-    private readonly ConcurrentDictionary<string, (FcmFault Fault, int Remaining)> _faults = new();
+    private readonly InjectedFaults<FcmFault> _faults = new();
     private readonly ConcurrentQueue<FcmReceived> _received = new();
     private readonly byte[] _namePrefix;
     private long _sendRequests;
@@ -133,7 +133,7 @@ public sealed partial class LoopbackFcmServer : IAsyncDisposable
     }
 
     /// <summary>Answer sends to <paramref name="token"/> with <paramref name="fault"/>, the next <paramref name="times"/> times.</summary>
-    public void Inject(string token, FcmFault fault, int times = int.MaxValue) => _faults[token] = (fault, times);
+    public void Inject(string token, FcmFault fault, int times = int.MaxValue) => _faults.Inject(token, fault, times);
 
     /// <summary>Every access token issued so far stops working (the client must fetch a new one).</summary>
     public void RevokeAccessTokens() => _accessTokens.Clear();
@@ -281,14 +281,7 @@ public sealed partial class LoopbackFcmServer : IAsyncDisposable
     {
         if (token.StartsWith("dead-", StringComparison.Ordinal))
             return FcmFault.Unregistered;
-        if (_faults.IsEmpty || !_faults.TryGetValue(token, out var entry))
-            return null;
-        if (entry.Remaining != int.MaxValue)
-        {
-            if (entry.Remaining <= 1) _faults.TryRemove(token, out _);
-            else _faults[token] = (entry.Fault, entry.Remaining - 1);
-        }
-        return entry.Fault;
+        return _faults.Take(token);
     }
 
     /// <summary>The checks FCM makes of a message that matter to Herald's requests.</summary>
