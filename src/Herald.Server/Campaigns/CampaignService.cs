@@ -47,13 +47,15 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
         return (await GetAsync(appId, id, ct))!;
     }
 
-    public async Task<CampaignView?> GetAsync(long appId, long id, CancellationToken ct)
+    // withHistory: false on hot paths (the dispatcher) that need only the state and definition.
+    public async Task<CampaignView?> GetAsync(long appId, long id, CancellationToken ct, bool withHistory = true)
     {
         await using var conn = await db.OpenAsync(ct);
         var row = await conn.QueryFirstOrDefaultAsync<Row>(
             "SELECT id AS Id, name AS Name, channel AS Channel, state AS State, definition AS Definition, created_at AS CreatedAt, updated_at AS UpdatedAt FROM campaigns WHERE app_id = @appId AND id = @id",
             new { appId, id });
         if (row is null) return null;
+        if (!withHistory) return ToView(row, []);
         var history = await conn.QueryAsync<TransitionRow>(
             "SELECT seq AS Seq, at AS At, from_state AS FromState, to_state AS ToState, actor AS Actor, reason AS Reason FROM campaign_transitions WHERE app_id = @appId AND campaign_id = @id ORDER BY seq",
             new { appId, id });

@@ -131,7 +131,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         foreach (var group in rows.GroupBy(r => (r.AppId, r.CampaignId)))
         {
             var (appId, campaignId) = group.Key;
-            var campaign = await campaigns.GetAsync(appId, campaignId, stop);
+            var campaign = await campaigns.GetAsync(appId, campaignId, stop, withHistory: false);
             if (campaign is null || campaign.State is CampaignStates.Stopped or CampaignStates.Recalled)
             {
                 foreach (var r in group) results.Add(new Result(r, DeliveryStates.Cancelled, "campaign stopped", null, null));
