@@ -25,9 +25,10 @@ namespace Herald.Server.Campaigns;
 /// collapse key, so the device replaces rather than duplicates the notification.
 /// </summary>
 public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, DeliveryFeedback feedback, CampaignService campaigns,
-    CampaignStops stops, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
+    CampaignStops stops, IEnumerable<IDeliveryObserver> observers, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
 {
     private readonly DispatchOptions _o = options.Value;
+    private readonly IDeliveryObserver[] _observers = observers.ToArray();
     private readonly ConcurrentBag<Channel<bool>> _wakes = [];
     private readonly ConcurrentDictionary<(long, long, long), CampaignRenderer> _renderers = new();
 
@@ -123,7 +124,11 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public string Attributes { get; init; } = "{}";
     }
 
-    private sealed record Result(Claimed Row, string State, string? Reason, string? ProviderId, long? DueAt);
+    private sealed record Result(Claimed Row, string State, string? Reason, string? ProviderId, long? DueAt)
+    {
+        public string Provider { get; init; } = "";
+        public OutcomeKind? Kind { get; init; }
+    }
 
     private async Task SendChunkAsync(List<Claimed> rows, bool urgent, int concurrency, CancellationToken stop)
     {
@@ -153,7 +158,9 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 results.Add(await SendOneAsync(appId, campaign, renderer, row, who, urgent, stop));
             });
         }
-        await RecordAsync(results.ToList());
+        var recorded = results.ToList();
+        await RecordAsync(recorded);
+        await NotifyAsync(recorded, stop);
         foreach (var campaignKey in rows.Select(r => (r.AppId, r.CampaignId)).Distinct())
             await FinishIfDoneAsync(campaignKey.AppId, campaignKey.CampaignId);
     }
@@ -214,7 +221,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                     if (row.DeviceOrdinal is { } d) await feedback.ApplyPushAsync(appId, d, channel, outcome, stop);
                     break;
             }
-            return ToResult(row, outcome);
+            return ToResult(row, outcome) with { Provider = channel, Kind = outcome.Kind };
         }
         catch (ProblemException p) when (p.Status == 409)
         {
@@ -303,6 +310,21 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await tx.CommitAsync();
     }
 
+    private async Task NotifyAsync(List<Result> results, CancellationToken stop)
+    {
+        if (_observers.Length == 0 || results.Count == 0) return;
+        var records = results.Select(r => new DeliveryRecord(r.Row.AppId, r.Row.CampaignId, r.Row.Recipient, r.Row.DeviceOrdinal, r.Row.UserOrdinal,
+            r.Provider, r.State, r.Reason, r.Kind)).ToList();
+        foreach (var o in _observers)
+        {
+            try { await o.OnRecordedAsync(records, stop); }
+            catch (Exception e) when (e is not OperationCanceledException || !stop.IsCancellationRequested)
+            {
+                LogObserverFailed(logger, e, o.GetType().Name);
+            }
+        }
+    }
+
     private async Task MarkSendingAsync(long appId, long campaignId, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
@@ -354,6 +376,9 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Dispatch {Lane} lane failed; retrying")]
     private static partial void LogLaneFailed(ILogger logger, Exception e, string lane);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Delivery observer {Observer} failed")]
+    private static partial void LogObserverFailed(ILogger logger, Exception e, string observer);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Handed {Count} deliveries with expired leases back to the queue")]
     private static partial void LogRecovered(ILogger logger, int count);
