@@ -51,11 +51,12 @@ public sealed class CampaignRecall(Db db, CampaignService campaigns, GatewayRegi
         }
         var recalled = new System.Collections.Concurrent.ConcurrentBag<int>();
         var failed = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
+        var looked = new ChunkGateways(gateways, appId, ct);
         await Parallel.ForEachAsync(rows, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (row, token) =>
         {
             var channel = Channels.ForPlatform(row.Platform);
             if (channel is null || row.PushToken is null) { failed.AddOrUpdate("no push token", 1, (_, n) => n + 1); return; }
-            var gateway = await gateways.PushAsync(appId, channel, token);
+            var gateway = await looked.PushAsync(channel);
             var outcome = await gateway.SendAsync(new PushTarget(row.PushToken), new PushMessage { MessageId = row.MessageId, Command = "recall" }, token);
             if (outcome.Kind == OutcomeKind.Delivered) recalled.Add(row.Recipient);
             else failed.AddOrUpdate(outcome.Reason ?? outcome.Kind.ToString(), 1, (_, n) => n + 1);

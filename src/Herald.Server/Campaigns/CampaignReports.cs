@@ -85,9 +85,12 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             if (state is not (CampaignStates.Sending or CampaignStates.Scheduled))
                 throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled or sending campaign can be stopped.", "state");
             stops.Stop(appId, campaignId);
-            await conn.ExecuteAsync("UPDATE campaigns SET state = 'stopped', updated_at = @now WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId, now }, tx);
+            // Rows first: on PostgreSQL this waits for chunks that hold rows of the campaign (their
+            // sends finish and are recorded), and a dispatcher never waits for the campaign's row
+            // while holding ledger rows, so the two cannot deadlock.
             await conn.ExecuteAsync("UPDATE deliveries SET state = 'cancelled', reason = 'campaign stopped', updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'queued'",
                 new { appId, campaignId, now }, tx);
+            await conn.ExecuteAsync("UPDATE campaigns SET state = 'stopped', updated_at = @now WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId, now }, tx);
             await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, CampaignStates.Stopped, actor, reason ?? "stopped", now);
             await tx.CommitAsync(ct);
         }

@@ -17,12 +17,14 @@ namespace Herald.Server.Campaigns;
 
 /// <summary>
 /// Sends what the planner queued (DESIGN "Campaigns and delivery"). Two lanes per node — urgent
-/// (fast push) and bulk — each claims due ledger rows with a lease (FOR UPDATE SKIP LOCKED on
-/// PostgreSQL, so nodes never take the same row), renders them with the campaign's compiled
-/// templates, sends through the app's gateways with bounded concurrency and records the outcome on
-/// the row. The row's key and state machine are the exactly-once guard; a lease that runs out
-/// (the node died mid-send) hands the row back, and the resend carries the same message id as
-/// collapse key, so the device replaces rather than duplicates the notification.
+/// (fast push) and bulk — each claims due ledger rows chunk by chunk (a row lock held by the chunk's
+/// transaction on PostgreSQL, FOR UPDATE SKIP LOCKED, so nodes never take the same row; a lease on
+/// SQLite), renders them with the campaign's compiled templates, sends through the app's gateways
+/// with bounded concurrency and records the outcome on the row; claiming, sending and recording of
+/// successive chunks overlap. The row's key and state machine are the exactly-once guard; a claim
+/// whose node died is handed back (its transaction ends, or its lease runs out), and the resend
+/// carries the same message id as collapse key, so the device replaces rather than duplicates the
+/// notification.
 /// </summary>
 public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, DeliveryFeedback feedback, CampaignService campaigns,
     CampaignStops stops, IEnumerable<IDeliveryObserver> observers, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
@@ -39,36 +41,70 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => Task.WhenAll(
-        Enumerable.Range(0, _o.BulkWorkers)
-            .Select(_ => Task.Run(() => LaneAsync(urgent: false, Math.Max(1, _o.BulkConcurrency / _o.BulkWorkers), stoppingToken), CancellationToken.None))
-            .Append(Task.Run(() => LaneAsync(urgent: true, _o.UrgentConcurrency, stoppingToken), CancellationToken.None))
-            .Append(Task.Run(() => RecoverLeasesAsync(stoppingToken), CancellationToken.None)));
+        Task.Run(() => LaneAsync(urgent: false, _o.BulkConcurrency, stoppingToken), CancellationToken.None),
+        Task.Run(() => LaneAsync(urgent: true, _o.UrgentConcurrency, stoppingToken), CancellationToken.None),
+        Task.Run(() => RecoverLeasesAsync(stoppingToken), CancellationToken.None));
 
+    /// <summary>
+    /// One lane: claims chunks while up to <see cref="DispatchOptions.ChunksInFlight"/> of them are
+    /// being sent, so claiming the next chunk and recording the last one overlap the provider
+    /// requests; every chunk of the lane draws on one pool of <paramref name="concurrency"/> requests,
+    /// so the connections stay busy across chunk boundaries.
+    /// </summary>
     private async Task LaneAsync(bool urgent, int concurrency, CancellationToken stop)
     {
         var wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
         _wakes.Add(wake);
-        while (!stop.IsCancellationRequested)
+        using var requests = new SemaphoreSlim(concurrency);
+        using var slots = new SemaphoreSlim(_o.ChunksInFlight);
+        var running = new ConcurrentDictionary<Task, bool>();
+        try
         {
-            try
+            while (!stop.IsCancellationRequested)
             {
-                var rows = await ClaimAsync(urgent, stop);
-                if (rows.Count > 0) { await SendChunkAsync(rows, urgent, concurrency, stop); continue; }
+                await slots.WaitAsync(stop);
+                var started = false;
+                try
+                {
+                    var claimed = await ClaimAsync(urgent, stop);
+                    if (claimed is not null)
+                    {
+                        var chunk = Task.Run(() => SendChunkAsync(claimed, urgent, requests, stop), CancellationToken.None);
+                        running[chunk] = true;
+                        started = true;
+                        _ = chunk.ContinueWith(t =>
+                        {
+                            if (t.Exception is { } e && !stop.IsCancellationRequested) LogLaneFailed(logger, e, urgent ? "urgent" : "bulk");
+                            running.TryRemove(t, out _);
+                            slots.Release();
+                        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        continue;
+                    }
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
+                catch (Exception e)
+                {
+                    // A database error is not "nothing to do": back off and try again.
+                    LogLaneFailed(logger, e, urgent ? "urgent" : "bulk");
+                }
+                finally
+                {
+                    if (!started) slots.Release();
+                }
+                try
+                {
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                    wait.CancelAfter(_o.Poll);
+                    await wake.Reader.ReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!stop.IsCancellationRequested) { }
             }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested) { return; }
-            catch (Exception e)
-            {
-                // A database error is not "nothing to do": back off and try again.
-                LogLaneFailed(logger, e, urgent ? "urgent" : "bulk");
-            }
-            try
-            {
-                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop);
-                wait.CancelAfter(_o.Poll);
-                await wake.Reader.ReadAsync(wait.Token);
-            }
-            catch (OperationCanceledException) when (!stop.IsCancellationRequested) { }
-            catch (OperationCanceledException) { return; }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested) { }
+        finally
+        {
+            // The semaphores outlive the chunks that still hold them.
+            await Task.WhenAll(running.Keys).ContinueWith(_ => { }, TaskScheduler.Default);
         }
     }
 
@@ -83,27 +119,65 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public int Attempts { get; init; }
     }
 
-    private async Task<List<Claimed>> ClaimAsync(bool urgent, CancellationToken ct)
+    /// <summary>
+    /// Due rows claimed by one worker. On PostgreSQL the claim is a row lock held by an open
+    /// transaction (SELECT … FOR UPDATE SKIP LOCKED) until the outcomes are written in it: nothing is
+    /// written to claim, no other node can take the rows, and if this node dies the transaction
+    /// ends with it and the rows are due again at once. SQLite has one writer, so a transaction cannot
+    /// stay open across sends: there the rows are marked "sending" with a lease instead.
+    /// </summary>
+    private sealed class ClaimedChunk(List<Claimed> rows, DbConnection? conn, DbTransaction? tx) : IAsyncDisposable
+    {
+        public List<Claimed> Rows { get; } = rows;
+        public DbConnection? Connection { get; } = conn;
+        public DbTransaction? Transaction { get; } = tx;
+        public bool Locked => Transaction is not null;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Transaction is not null) await Transaction.DisposeAsync();
+            if (Connection is not null) await Connection.DisposeAsync();
+        }
+    }
+
+    private async Task<ClaimedChunk?> ClaimAsync(bool urgent, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var args = new { now = now.ToUnixTimeMilliseconds(), lease = (now + _o.Lease).ToUnixTimeMilliseconds(), priority = urgent ? 1 : 0, n = _o.ChunkSize };
-        await using var conn = await db.OpenAsync(ct);
-        const string returning = "RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts";
-        var sql = db.IsPostgres
-            ? $"""
-              UPDATE deliveries d SET state = 'sending', lease_until = @lease, attempts = d.attempts + 1, updated_at = @now
-              FROM (SELECT app_id, campaign_id, recipient FROM deliveries
-                    WHERE state = 'queued' AND priority = @priority AND due_at <= @now
-                    ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED) c
-              WHERE d.app_id = c.app_id AND d.campaign_id = c.campaign_id AND d.recipient = c.recipient
-              {returning.Replace("RETURNING ", "RETURNING d.", StringComparison.Ordinal).Replace(", ", ", d.", StringComparison.Ordinal)}
-              """
-            : $"""
-              UPDATE deliveries SET state = 'sending', lease_until = @lease, attempts = attempts + 1, updated_at = @now
-              WHERE rowid IN (SELECT rowid FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now ORDER BY due_at LIMIT @n)
-              {returning}
-              """;
-        return (await conn.QueryAsync<Claimed>(sql, args)).ToList();
+        if (db.IsPostgres)
+        {
+            var conn = await db.OpenAsync(ct);
+            DbTransaction? tx = null;
+            try
+            {
+                tx = await conn.BeginTransactionAsync(ct);
+                var locked = (await conn.QueryAsync<Claimed>(
+                    """
+                    SELECT app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal,
+                           user_ordinal AS UserOrdinal, message_id AS MessageId, attempts + 1 AS Attempts
+                    FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now
+                    ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED
+                    """, args, tx)).ToList();
+                if (locked.Count > 0) return new ClaimedChunk(locked, conn, tx);
+            }
+            catch
+            {
+                if (tx is not null) await tx.DisposeAsync();
+                await conn.DisposeAsync();
+                throw;
+            }
+            await tx.DisposeAsync();
+            await conn.DisposeAsync();
+            return null;
+        }
+        await using var lite = await db.OpenAsync(ct);
+        var rows = (await lite.QueryAsync<Claimed>(
+            """
+            UPDATE deliveries SET state = 'sending', lease_until = @lease, attempts = attempts + 1, updated_at = @now
+            WHERE rowid IN (SELECT rowid FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now ORDER BY due_at LIMIT @n)
+            RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts
+            """, args)).ToList();
+        return rows.Count > 0 ? new ClaimedChunk(rows, null, null) : null;
     }
 
     private sealed class Recipient
@@ -130,9 +204,55 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public OutcomeKind? Kind { get; init; }
     }
 
-    private async Task SendChunkAsync(List<Claimed> rows, bool urgent, int concurrency, CancellationToken stop)
+    private async Task SendChunkAsync(ClaimedChunk chunk, bool urgent, SemaphoreSlim requests, CancellationToken stop)
     {
+        await using var _ = chunk;
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        var renewing = chunk.Locked ? Task.CompletedTask : RenewLeasesAsync(chunk.Rows, done.Token);
+        try
+        {
+            await SendAndRecordAsync(chunk, urgent, requests, stop);
+        }
+        finally
+        {
+            await done.CancelAsync();
+            await renewing;
+        }
+    }
+
+    /// <summary>
+    /// A chunk that waits for its turn or sends slowly keeps its rows: their lease is renewed while
+    /// this node is alive, so only a dead node's rows are handed to another worker (SQLite; on
+    /// PostgreSQL the claim is a lock that lives exactly as long as the node's transaction).
+    /// </summary>
+    private async Task RenewLeasesAsync(List<Claimed> rows, CancellationToken done)
+    {
+        var every = _o.Lease / 3;
+        while (true)
+        {
+            try { await Task.Delay(every, clock, done); }
+            catch (OperationCanceledException) { return; }
+            try
+            {
+                var lease = (clock.GetUtcNow() + _o.Lease).ToUnixTimeMilliseconds();
+                await using var conn = await db.OpenAsync(done);
+                await conn.ExecuteAsync(
+                    "UPDATE deliveries SET lease_until = @lease WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'",
+                    rows.Select(r => new { lease, r.AppId, r.CampaignId, r.Recipient }));
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested) { return; }
+            catch (Exception e) when (e is DbException or NpgsqlException or InvalidOperationException)
+            {
+                LogLaneFailed(logger, e, "lease renewal");
+            }
+        }
+    }
+
+    private async Task SendAndRecordAsync(ClaimedChunk chunk, bool urgent, SemaphoreSlim requests, CancellationToken stop)
+    {
+        var rows = chunk.Rows;
         var results = new ConcurrentBag<Result>();
+        var scheduled = new List<(long AppId, long CampaignId)>();
         foreach (var group in rows.GroupBy(r => (r.AppId, r.CampaignId)))
         {
             var (appId, campaignId) = group.Key;
@@ -142,30 +262,43 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 foreach (var r in group) results.Add(new Result(r, DeliveryStates.Cancelled, "campaign stopped", null, null));
                 continue;
             }
-            if (campaign.State == CampaignStates.Scheduled)
-                await MarkSendingAsync(appId, campaignId, stop);
+            // Marked after the outcomes are written: the campaign's row is never locked while this chunk holds its rows.
+            if (campaign.State == CampaignStates.Scheduled) scheduled.Add((appId, campaignId));
             var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt), _ => new CampaignRenderer(campaign.Definition));
             var recipients = await LoadRecipientsAsync(appId, campaign.Channel, group.ToList(), stop);
-            await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = CancellationToken.None }, async (row, _) =>
+            // The app's gateways are looked up once per chunk, not per message (new credentials apply from the next chunk).
+            var chunkGateways = new ChunkGateways(gateways, appId, stop);
+            var sends = new List<Task>();
+            foreach (var row in group)
             {
-                // Checked before every request: after a stop is acknowledged nothing more goes out.
-                if (stops.IsStopped(appId, campaignId))
+                await requests.WaitAsync(CancellationToken.None);
+                sends.Add(Task.Run(async () =>
                 {
-                    results.Add(new Result(row, DeliveryStates.Cancelled, "campaign stopped", null, null));
-                    return;
-                }
-                recipients.TryGetValue(row.Recipient, out var who);
-                results.Add(await SendOneAsync(appId, campaign, renderer, row, who, urgent, stop));
-            });
+                    try
+                    {
+                        // Checked before every request: after a stop is acknowledged nothing more goes out.
+                        if (stops.IsStopped(appId, campaignId))
+                        {
+                            results.Add(new Result(row, DeliveryStates.Cancelled, "campaign stopped", null, null));
+                            return;
+                        }
+                        recipients.TryGetValue(row.Recipient, out var who);
+                        results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, urgent, stop));
+                    }
+                    finally { requests.Release(); }
+                }, CancellationToken.None));
+            }
+            await Task.WhenAll(sends);
         }
         var recorded = results.ToList();
-        await RecordAsync(recorded);
+        await RecordAsync(recorded, chunk);
+        foreach (var (appId, campaignId) in scheduled) await MarkSendingAsync(appId, campaignId, stop);
         await NotifyAsync(recorded, stop);
         foreach (var campaignKey in rows.Select(r => (r.AppId, r.CampaignId)).Distinct())
             await FinishIfDoneAsync(campaignKey.AppId, campaignKey.CampaignId);
     }
 
-    private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, Claimed row, Recipient? who, bool urgent, CancellationToken stop)
+    private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, ChunkGateways chunkGateways, Claimed row, Recipient? who, bool urgent, CancellationToken stop)
     {
         if (who is null) return new Result(row, DeliveryStates.Failed, "recipient no longer exists", null, null);
         var user = who.ExternalId is null && campaign.Channel is CampaignChannels.Push or CampaignChannels.WebPush ? null : new UserView
@@ -188,19 +321,19 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             {
                 case CampaignChannels.Email:
                     channel = Channels.Smtp;
-                    var email = await gateways.EmailAsync(appId, stop);
+                    var email = await chunkGateways.EmailAsync();
                     outcome = await email.Gateway.SendAsync(new EmailMessage(who.Email!, email.From, f.GetValueOrDefault("subject") ?? "", f.GetValueOrDefault("html"), f.GetValueOrDefault("text"), row.MessageId), stop);
                     await feedback.ApplyEmailAsync(appId, who.Email!, outcome, stop);
                     break;
                 case CampaignChannels.Sms:
                     channel = Channels.Sms;
-                    var sms = await gateways.SmsAsync(appId, stop);
+                    var sms = await chunkGateways.SmsAsync();
                     outcome = await sms.SendAsync(new SmsMessage(who.Phone!, f.GetValueOrDefault("body") ?? "", row.MessageId), stop);
                     await feedback.ApplySmsAsync(appId, outcome, stop);
                     break;
                 default:
                     channel = Channels.ForPlatform(who.Platform ?? "") ?? throw new InvalidOperationException($"platform {who.Platform}");
-                    var gateway = await gateways.PushAsync(appId, channel, stop);
+                    var gateway = await chunkGateways.PushAsync(channel);
                     var c = campaign.Definition.Content;
                     var message = new PushMessage
                     {
@@ -265,24 +398,20 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         return (await conn.QueryAsync<Recipient>(sql, new { appId, ordinals })).ToDictionary(r => r.Ordinal);
     }
 
-    private async Task RecordAsync(List<Result> results)
+    private async Task RecordAsync(List<Result> results, ClaimedChunk chunk)
     {
-        if (results.Count == 0) return;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        await using var conn = await db.OpenAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        // Only rows still "sending" are written: a stop that cancelled them, or a lease handed to
-        // another node, wins over a late result.
-        if (db.IsPostgres)
+        if (chunk.Locked)
         {
-            // One statement for the whole chunk.
-            await conn.ExecuteAsync(
+            // The chunk's own transaction: the outcomes and the end of the claim commit together.
+            // One statement for the whole chunk; the attempt is counted here.
+            await chunk.Connection!.ExecuteAsync(
                 """
                 UPDATE deliveries d SET state = v.state, reason = v.reason, provider_message_id = v.pid,
-                       sent_at = CASE WHEN v.state = 'sent' THEN @now ELSE d.sent_at END,
+                       sent_at = CASE WHEN v.state = 'sent' THEN @now ELSE d.sent_at END, attempts = d.attempts + 1,
                        due_at = COALESCE(v.due, d.due_at), lease_until = NULL, updated_at = @now
                 FROM unnest(@apps, @campaigns, @recipients, @states, @reasons, @pids, @dues) AS v(app, campaign, recipient, state, reason, pid, due)
-                WHERE d.app_id = v.app AND d.campaign_id = v.campaign AND d.recipient = v.recipient AND d.state = 'sending'
+                WHERE d.app_id = v.app AND d.campaign_id = v.campaign AND d.recipient = v.recipient AND d.state = 'queued'
                 """,
                 new
                 {
@@ -294,19 +423,23 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                     reasons = results.Select(r => r.Reason).ToArray(),
                     pids = results.Select(r => r.ProviderId).ToArray(),
                     dues = results.Select(r => r.DueAt).ToArray(),
-                }, tx);
+                }, chunk.Transaction);
+            await chunk.Transaction!.CommitAsync();
+            return;
         }
-        else
-        {
-            await conn.ExecuteAsync(
-                """
-                UPDATE deliveries SET state = @State, reason = @Reason, provider_message_id = @ProviderId,
-                       sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END,
-                       due_at = COALESCE(@DueAt, due_at), lease_until = NULL, updated_at = @now
-                WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'
-                """,
-                results.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
-        }
+        if (results.Count == 0) return;
+        await using var conn = await db.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        // Only rows still "sending" are written: a stop that cancelled them, or a lease handed to
+        // another node, wins over a late result.
+        await conn.ExecuteAsync(
+            """
+            UPDATE deliveries SET state = @State, reason = @Reason, provider_message_id = @ProviderId,
+                   sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END,
+                   due_at = COALESCE(@DueAt, due_at), lease_until = NULL, updated_at = @now
+            WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'
+            """,
+            results.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
         await tx.CommitAsync();
     }
 
