@@ -88,7 +88,7 @@ public abstract class AlertTests(HeraldHost host)
 
         var report = await WhenAsync(app, $"/api/v1/campaigns/{campaign}/report", r => r.GetProperty("state").GetString() == "sent");
         report.GetProperty("failed").GetInt32().ShouldBe(60);
-        var alerts = await AlertsWhenAsync(app, a => AllNotified(a, 1));
+        await AlertsWhenAsync(app, a => AllNotified(a, 1));
         // More rounds change nothing: the incident was notified once.
         await NotifierRoundAsync();
         await NotifierRoundAsync();
@@ -146,7 +146,7 @@ public abstract class AlertTests(HeraldHost host)
         var app = await AppAsync(hook);
         var devices = await DevicesAsync(app, 3, _ => true, FcmFault.ThirdPartyAuthError);
         var campaign = await SendCampaignAsync(app, "Yetkisiz");
-        var alerts = await AlertsWhenAsync(app, a => AllNotified(a, 1) && a[0].GetProperty("failed").GetInt64() == 3);
+        await AlertsWhenAsync(app, a => AllNotified(a, 1) && a[0].GetProperty("failed").GetInt64() == 3);
         // A test send hitting the same refusal belongs to the same incident.
         (await app.Rest().PostOk($"/api/v1/devices/{devices[0].Id}/test-push", """{"title":"t"}""")).GetProperty("outcome").GetString().ShouldBe("ConfigError");
         await NotifierRoundAsync();
@@ -193,6 +193,42 @@ public abstract class AlertTests(HeraldHost host)
         both[0].GetProperty("open").GetBoolean().ShouldBeTrue();
         both[1].GetProperty("resolvedAt").GetInt64().ShouldBe(host.Clock.GetUtcNow().ToUnixTimeMilliseconds());
         (await hook.WaitForAsync(2)).Select(r => r.Body.GetProperty("id").GetInt64()).ShouldBe([both[1].GetProperty("id").GetInt64(), both[0].GetProperty("id").GetInt64()]);
+    }
+
+    [Fact]
+    public async Task A_provider_answering_5xx_to_a_third_of_sends_opens_one_provider_incident()
+    {
+        await using var hook = await WebhookReceiver.StartAsync();
+        var app = await AppAsync(hook);
+        await DevicesAsync(app, 120, i => i % 3 == 0, FcmFault.Unavailable);
+        var campaign = await SendCampaignAsync(app, "Servis hatası");
+        await WhenAsync(app, $"/api/v1/campaigns/{campaign}/report", r => r.GetProperty("sent").GetInt32() == 80);
+        await AlertsWhenAsync(app, a => AllNotified(a, 1));
+        await NotifierRoundAsync();
+
+        // Retried messages are not failures of the campaign (yet): only the provider's incident opens.
+        var alert = (await app.Rest().GetJson("/api/v1/alerts")).EnumerateArray().ShouldHaveSingleItem();
+        alert.GetProperty("kind").GetString().ShouldBe(AlertKinds.ProviderErrorRate);
+        alert.GetProperty("provider").GetString().ShouldBe("fcm");
+        alert.GetProperty("total").GetInt64().ShouldBeGreaterThanOrEqualTo(100);
+        alert.GetProperty("rate").GetDouble().ShouldBeGreaterThanOrEqualTo(0.25);
+        var b = hook.Received.ShouldHaveSingleItem().Body;
+        b.GetProperty("kind").GetString().ShouldBe("provider_error_rate");
+        b.GetProperty("threshold").GetDouble().ShouldBe(0.25);
+        await app.Rest().PostOk($"/api/v1/campaigns/{campaign}/stop", """{"reason":"provider down"}""");
+    }
+
+    [Fact]
+    public async Task Two_nodes_crossing_the_same_threshold_open_one_incident()
+    {
+        var app = await host.NewAppAsync();
+        await using var second = host.NewNode();
+        var nodes = new[] { host.Services.GetRequiredService<AlertService>(), second.Services.GetRequiredService<AlertService>() };
+        var snapshot = new Herald.Domain.Alerts.RateSnapshot(30, 100, [new("invalid: x", 30)]);
+        var opened = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            nodes[i % 2].RaiseAsync(app.Id, AlertKinds.CampaignFailureRate, "campaign:77", 77, null, snapshot, 0.2, Ct)));
+        opened.Count(o => o).ShouldBe(1);
+        (await app.Rest().GetJson("/api/v1/alerts")).GetArrayLength().ShouldBe(1);
     }
 
     [Fact]
