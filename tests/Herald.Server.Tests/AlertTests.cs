@@ -269,6 +269,16 @@ public abstract class AlertTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task A_bad_alert_setting_stops_start_up_naming_the_key()
+    {
+        foreach (var (key, value) in new[] { ("Herald:Alerts:Window", "00:00:01"), ("Herald:Alerts:WebhookUrl", "ops.example/hook") })
+        {
+            await using var node = host.NewNode(new Dictionary<string, string?> { [key] = value });
+            Should.Throw<Microsoft.Extensions.Options.OptionsValidationException>(() => node.Server).Message.ShouldContain(key);
+        }
+    }
+
+    [Fact]
     public async Task Bad_alert_input_is_a_problem_naming_the_field_and_other_apps_alerts_are_404()
     {
         var app = await AppAsync(null);
