@@ -1,6 +1,7 @@
 using Dapper;
 using Herald.Gateways;
 using Herald.Gateways.Email;
+using Herald.Server.Alerts;
 using Herald.Server.Storage;
 
 namespace Herald.Server.Delivery;
@@ -22,7 +23,7 @@ public sealed class ChannelErrorView
 /// against the app's channel, not a device. Email addresses that hard-bounce or complain are
 /// suppressed.
 /// </summary>
-public sealed partial class DeliveryFeedback(Db db, TimeProvider clock, ILogger<DeliveryFeedback> logger)
+public sealed partial class DeliveryFeedback(Db db, AlertService alerts, TimeProvider clock, ILogger<DeliveryFeedback> logger)
 {
     /// <summary>FCM expires Android tokens unused for 270 days; sending to them is wasted quota.</summary>
     public static readonly TimeSpan AndroidTokenStaleAfter = TimeSpan.FromDays(270);
@@ -91,6 +92,7 @@ public sealed partial class DeliveryFeedback(Db db, TimeProvider clock, ILogger<
             "INSERT INTO channel_errors (app_id, channel, reason, status_code, occurred_at) VALUES (@appId, @channel, @reason, @status, @now)",
             new { appId, channel, reason = Clip(outcome.Reason ?? "configuration error"), status = outcome.StatusCode, now = Now });
         LogChannelError(logger, appId, channel, outcome.Reason);
+        await alerts.CredentialErrorAsync(appId, channel, outcome.Reason ?? "configuration error", outcome.StatusCode, ct);
     }
 
     public async Task<IReadOnlyList<ChannelErrorView>> ChannelErrorsAsync(long appId, int limit, CancellationToken ct)
