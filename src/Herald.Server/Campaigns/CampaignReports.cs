@@ -82,8 +82,8 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             await using var tx = await conn.BeginTransactionAsync(ct);
             var state = await conn.ExecuteScalarAsync<string?>("SELECT state FROM campaigns WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId }, tx)
                 ?? throw ProblemException.NotFound($"Campaign {campaignId}");
-            if (state is not (CampaignStates.Sending or CampaignStates.Scheduled))
-                throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled or sending campaign can be stopped.", "state");
+            if (state is not (CampaignStates.Sending or CampaignStates.Scheduled or CampaignStates.Active))
+                throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled, sending or active campaign can be stopped.", "state");
             stops.Stop(appId, campaignId);
             await conn.ExecuteAsync("UPDATE campaigns SET state = 'stopped', updated_at = @now WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId, now }, tx);
             await conn.ExecuteAsync("UPDATE deliveries SET state = 'cancelled', reason = 'campaign stopped', updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'queued'",
