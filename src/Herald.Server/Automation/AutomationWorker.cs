@@ -84,6 +84,8 @@ public sealed partial class AutomationWorker(Db db, AutomationService automation
         await _pass.WaitAsync(ct);
         try
         {
+            // Events accepted before now have been seen by the observers: their triggers, cancels and segment entries are written.
+            await ingested.CaughtUpAsync(ct);
             List<(long AppId, long Id, CampaignDefinition Definition, long ActivatedAt)> active;
             await using (var conn = await db.OpenAsync(ct))
                 active = (await conn.QueryAsync<(long AppId, long Id, string Definition, long ActivatedAt)>(
@@ -98,8 +100,6 @@ public sealed partial class AutomationWorker(Db db, AutomationService automation
                 else if (d.Trigger is { Type: TriggerTypes.SegmentEntry } s) await SegmentEntriesAsync(appId, id, s, ct);
                 else if (d.Trigger is { Type: TriggerTypes.Inactivity } i) await InactiveAsync(appId, id, i, ct);
             }
-            // Cancel events accepted before now have been seen by the observer (and are in the events table).
-            await ingested.CaughtUpAsync(ct);
             // Bounded, so rows another node holds locked cannot keep this pass spinning.
             for (var i = 0; i < 100 && await FireAsync(ct); i++) { }
             await PlanDraftRunsAsync(ct);
