@@ -17,6 +17,8 @@ public static class CampaignStates
     public const string Sent = "sent";
     public const string Stopped = "stopped";
     public const string Recalled = "recalled";
+    /// <summary>A triggered or recurring campaign that is listening; each firing is a run campaign of its own.</summary>
+    public const string Active = "active";
 }
 
 public sealed record ButtonDefinition(string Text, string Action, string? Target = null, string? Id = null);
@@ -93,6 +95,10 @@ public sealed record CampaignDefinition
     public string MissingValues { get; init; } = "default";
     /// <summary>Urgent lane (fast push): ahead of bulk traffic, highest provider priority.</summary>
     public bool Urgent { get; init; }
+    /// <summary>Send to a person when something happens (docs/automation.md); the campaign is activated instead of sent.</summary>
+    public Automation.TriggerDefinition? Trigger { get; init; }
+    /// <summary>Send again every day or week at a local time (docs/automation.md).</summary>
+    public Automation.RecurrenceDefinition? Recurrence { get; init; }
 }
 
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);

@@ -46,6 +46,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var campaign = await campaigns.GetAsync(appId, campaignId, ct) ?? throw ProblemException.NotFound($"Campaign {campaignId}");
         if (campaign.State is not (CampaignStates.Draft or CampaignStates.Scheduled))
             throw new ProblemException(409, "Already sent", $"Campaign {campaignId} is {campaign.State}; only a draft or scheduled campaign can be sent.", "state");
+        if (campaign.Definition.Trigger is not null || campaign.Definition.Recurrence is not null)
+            throw new ProblemException(409, "Automated campaign", $"Campaign {campaignId} has a trigger or recurrence: activate it (POST /api/v1/campaigns/{campaignId}/activate) rather than send it.", "state");
         var app = await apps.GetAsync(appId, ct) ?? throw ProblemException.NotFound("App");
         var d = campaign.Definition;
         var now = clock.GetUtcNow();

@@ -82,8 +82,8 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             await using var tx = await conn.BeginTransactionAsync(ct);
             var state = await conn.ExecuteScalarAsync<string?>("SELECT state FROM campaigns WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId }, tx)
                 ?? throw ProblemException.NotFound($"Campaign {campaignId}");
-            if (state is not (CampaignStates.Sending or CampaignStates.Scheduled))
-                throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled or sending campaign can be stopped.", "state");
+            if (state is not (CampaignStates.Sending or CampaignStates.Scheduled or CampaignStates.Active))
+                throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled, sending or active campaign can be stopped.", "state");
             stops.Stop(appId, campaignId);
             // Rows first: on PostgreSQL this waits for chunks that hold rows of the campaign (their
             // sends finish and are recorded), and a dispatcher never waits for the campaign's row

@@ -43,8 +43,9 @@ public static class CampaignValidator
         if (c.CollapseKey is { Length: > 64 })
             throw ProblemException.BadRequest("content.collapseKey is limited to 64 bytes (APNs apns-collapse-id).", "content.collapseKey", 64);
         if (c.Badge is < 0) throw ProblemException.BadRequest("content.badge must not be negative.", "content.badge");
-        Audience(d.Audience);
+        Audience(d.Audience, someoneRequired: d.Trigger is null);
         Schedule(d.Schedule);
+        Automation.AutomationValidator.Validate(d);
         Templates(d);
         return d;
     }
@@ -73,10 +74,11 @@ public static class CampaignValidator
         }
     }
 
-    private static void Audience(AudienceDefinition a)
+    // A triggered campaign's audience is whoever triggers it; its audience may only narrow that.
+    private static void Audience(AudienceDefinition a, bool someoneRequired)
     {
         var any = a.All || a.IncludeSegments is { Count: > 0 } || a.Users is { Count: > 0 } || a.Devices is { Count: > 0 };
-        if (!any) throw ProblemException.BadRequest("The audience is empty: set all, includeSegments, users or devices.", "audience");
+        if (!any && someoneRequired) throw ProblemException.BadRequest("The audience is empty: set all, includeSegments, users or devices.", "audience");
         foreach (var (p, i) in (a.Platforms ?? []).Select((p, i) => (p, i)))
             if (p is not ("ios" or "android" or "web"))
                 throw ProblemException.BadRequest($"audience.platforms[{i}] must be ios, android or web; got '{p}'.", $"audience.platforms[{i}]");
