@@ -14,8 +14,11 @@ public enum AbFallback { KeepA, BestObserved }
 /// </summary>
 public sealed record VariantSample(string Name, long Recipients, long Successes, double RevenueSum = 0, double RevenueSumOfSquares = 0);
 
-/// <summary>The best variant against one other: the test statistic and its unadjusted two-sided p.</summary>
-public sealed record AbComparison(int Against, double Statistic, double DegreesOfFreedom, double PValue);
+/// <summary>
+/// The best variant against one other: the test statistic (z or t; none when one sample had no
+/// variance), the degrees of freedom (t-test only) and the unadjusted two-sided p.
+/// </summary>
+public sealed record AbComparison(int Against, double? Statistic, double? DegreesOfFreedom, double PValue);
 
 /// <summary>
 /// The decision: <see cref="Winner"/> is what the rest of the audience gets. <see cref="PValue"/> is
@@ -47,7 +50,8 @@ public static class AbDecision
         {
             if (j == best) continue;
             var r = Compare(samples[best], samples[j], metric);
-            comparisons.Add(new AbComparison(j, r.Statistic, r.DegreesOfFreedom, r.PValue));
+            comparisons.Add(new AbComparison(j, double.IsFinite(r.Statistic) ? r.Statistic : null,
+                metric == AbMetric.RevenuePerRecipient && double.IsFinite(r.DegreesOfFreedom) ? r.DegreesOfFreedom : null, r.PValue));
         }
         var weakest = comparisons.Max(c => c.PValue);
         var adjusted = Math.Min(1, weakest * comparisons.Count);

@@ -93,6 +93,8 @@ public sealed record CampaignDefinition
     public string MissingValues { get; init; } = "default";
     /// <summary>Urgent lane (fast push): ahead of bulk traffic, highest provider priority.</summary>
     public bool Urgent { get; init; }
+    /// <summary>Optional A/B test of content variants (R-MSG-7).</summary>
+    public AbTestDefinition? AbTest { get; init; }
 }
 
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);
@@ -100,6 +102,7 @@ public sealed record TransitionView(int Seq, long At, string? From, string To, s
 public sealed record CampaignView(long Id, string Name, string Channel, string State, CampaignDefinition Definition,
     long CreatedAt, long UpdatedAt, IReadOnlyList<TransitionView> History);
 
-public sealed record PreviewRequest(string? ExternalId = null, string? InstallationId = null, string? Locale = null);
+/// <summary>Whom to render for; <c>variant</c> picks an A/B variant by position (0 = A, the default).</summary>
+public sealed record PreviewRequest(string? ExternalId = null, string? InstallationId = null, string? Locale = null, int? Variant = null);
 
 public sealed record PreviewView(bool Skipped, string? SkipReason, string? Locale, IReadOnlyDictionary<string, string?> Rendered);

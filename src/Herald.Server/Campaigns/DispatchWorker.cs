@@ -30,7 +30,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     private readonly DispatchOptions _o = options.Value;
     private readonly IDeliveryObserver[] _observers = observers.ToArray();
     private readonly ConcurrentBag<Channel<bool>> _wakes = [];
-    private readonly ConcurrentDictionary<(long, long, long), CampaignRenderer> _renderers = new();
+    private readonly ConcurrentDictionary<(long, long, long, int), CampaignRenderer> _renderers = new();
 
     /// <summary>Something became due on this node: look now instead of at the next poll.</summary>
     public void Wake()
@@ -81,6 +81,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public int? UserOrdinal { get; init; }
         public string MessageId { get; init; } = "";
         public int Attempts { get; init; }
+        public int Variant { get; init; }
     }
 
     private async Task<List<Claimed>> ClaimAsync(bool urgent, CancellationToken ct)
@@ -88,7 +89,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         var now = clock.GetUtcNow();
         var args = new { now = now.ToUnixTimeMilliseconds(), lease = (now + _o.Lease).ToUnixTimeMilliseconds(), priority = urgent ? 1 : 0, n = _o.ChunkSize };
         await using var conn = await db.OpenAsync(ct);
-        const string returning = "RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts";
+        const string returning = "RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts, variant AS Variant";
         var sql = db.IsPostgres
             ? $"""
               UPDATE deliveries d SET state = 'sending', lease_until = @lease, attempts = d.attempts + 1, updated_at = @now
@@ -144,7 +145,6 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             }
             if (campaign.State == CampaignStates.Scheduled)
                 await MarkSendingAsync(appId, campaignId, stop);
-            var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt), _ => new CampaignRenderer(campaign.Definition));
             var recipients = await LoadRecipientsAsync(appId, campaign.Channel, group.ToList(), stop);
             await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = concurrency, CancellationToken = CancellationToken.None }, async (row, _) =>
             {
@@ -155,6 +155,9 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                     return;
                 }
                 recipients.TryGetValue(row.Recipient, out var who);
+                // Each A/B variant renders its own content.
+                var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt, row.Variant),
+                    _ => new CampaignRenderer(AbTests.ForVariant(campaign.Definition, row.Variant)));
                 results.Add(await SendOneAsync(appId, campaign, renderer, row, who, urgent, stop));
             });
         }
@@ -201,7 +204,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 default:
                     channel = Channels.ForPlatform(who.Platform ?? "") ?? throw new InvalidOperationException($"platform {who.Platform}");
                     var gateway = await gateways.PushAsync(appId, channel, stop);
-                    var c = campaign.Definition.Content;
+                    var c = renderer.Definition.Content;
                     var message = new PushMessage
                     {
                         MessageId = row.MessageId,
@@ -342,7 +345,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
         var open = await conn.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending') LIMIT 1) o",
+            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending', 'held') LIMIT 1) o",
             new { appId, campaignId }, tx);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (open == 0 && await conn.ExecuteAsync("UPDATE campaigns SET state = 'sent', updated_at = @now WHERE app_id = @appId AND id = @campaignId AND state = 'sending'",
