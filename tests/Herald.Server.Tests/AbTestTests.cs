@@ -170,6 +170,18 @@ public abstract class AbTestTests(HeraldHost host)
             var rest = Received(byToken.Keys.ToHashSet()).Where(r => !cohortTokens.Contains(r.Token)).ToList();
             rest.Count.ShouldBe(10);
             rest.ShouldAllBe(r => r.Title == TitleA);
+
+            // The panel's report page says the same.
+            var owner = await PanelAccounts.OwnerAsync(host);
+            var viewer = await PanelAccounts.MemberAsync(host, app.Id, Herald.Server.Accounts.Roles.Viewer, owner);
+            var panel = PanelClient.For(host);
+            await panel.LoginAsync(viewer.Email, PanelAccounts.Password);
+            var page = await panel.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/report");
+            page.Status.ShouldBe(HttpStatusCode.OK);
+            page.Body.ShouldContain("id=\"ab-variants\"");
+            page.Body.ShouldContain("<dt>Fallback rule applied</dt><dd>yes</dd>");
+            page.Body.ShouldContain("keep variant A");
+            page.Body.ShouldContain("<dt>p-value</dt><dd>1 (two-proportion z-test (pooled))</dd>");
         }
         finally
         {
