@@ -42,16 +42,7 @@ public abstract class AbTestTests(HeraldHost host)
         return body.GetProperty("id").GetInt64();
     }
 
-    private static async Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            var r = await app.Rest().GetJson($"/api/v1/campaigns/{id}/report");
-            if (done(r)) return r;
-            await Task.Delay(50, Ct);
-        }
-        throw new TimeoutException("the campaign did not reach the expected state within 30 s");
-    }
+    private static Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done) => app.ReportWhenAsync(id, done);
 
     /// <summary>Every push the loopback providers accepted for these tokens: (token, title, message id).</summary>
     private List<(string Token, string? Title, string? MessageId)> Received(IReadOnlySet<string> tokens) =>
