@@ -84,15 +84,21 @@ public sealed partial class AbTestDecider(Db db, ObserverPump ingested, Dispatch
         var campaign = await conn.QuerySingleAsync<CampaignRow>(
             "SELECT state AS State, definition AS Definition FROM campaigns WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId }, tx);
         var d = JsonSerializer.Deserialize<CampaignDefinition>(campaign.Definition, Json)!;
-        var ab = d.AbTest!;
 
-        if (campaign.State is CampaignStates.Stopped or CampaignStates.Recalled)
+        // A scheduled campaign can still be edited after planning: one whose test was removed sends its base content to the held rows.
+        if (campaign.State is CampaignStates.Stopped or CampaignStates.Recalled || d.AbTest is null)
         {
+            var why = d.AbTest is null ? "the A/B test was removed from the campaign; the held recipients get the base content" : $"the campaign was {campaign.State} before the test ended";
             await conn.ExecuteAsync("UPDATE campaign_ab_tests SET decided_at = @now, decision = @decision WHERE app_id = @appId AND campaign_id = @campaignId",
-                new { appId, campaignId, now, decision = JsonSerializer.Serialize(new { reason = $"Not decided: the campaign was {campaign.State} before the test ended." }, Json) }, tx);
+                new { appId, campaignId, now, decision = JsonSerializer.Serialize(new { reason = $"Not decided: {why}." }, Json) }, tx);
+            await conn.ExecuteAsync(
+                "UPDATE deliveries SET state = 'queued', variant = 0, ab_rollout = 1, due_at = CASE WHEN due_at < @now THEN @now ELSE due_at END, updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'held'",
+                new { appId, campaignId, now }, tx);
             await tx.CommitAsync(ct);
+            dispatch.Wake();
             return true;
         }
+        var ab = d.AbTest;
 
         var verdict = AbDecision.Decide(await SamplesAsync(conn, tx, appId, campaignId, ab), AbTests.ParseMetric(ab.Metric), ab.Alpha, AbTests.ParseFallback(ab.NoWinner));
         var released = await conn.ExecuteAsync(

@@ -105,7 +105,7 @@ public static class AbTests
         var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < variants.Count; i++)
         {
-            if (variants[i] is null) throw ProblemException.BadRequest($"abTest.variants[{i}] is empty.", $"abTest.variants[{i}]");
+            if (variants[i]?.Content is null) throw ProblemException.BadRequest($"abTest.variants[{i}].content is required.", $"abTest.variants[{i}].content");
             var name = VariantName(ab, i);
             if (name.Length > 64)
                 throw ProblemException.BadRequest($"abTest.variants[{i}].name is longer than 64 characters.", $"abTest.variants[{i}].name", 64);
