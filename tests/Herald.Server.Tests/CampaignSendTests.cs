@@ -50,17 +50,7 @@ public abstract class CampaignSendTests(HeraldHost host)
 
     private static async Task<JsonElement> SendAsync(TestApp app, long id) => await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
 
-    /// <summary>Polls the live report until the campaign reaches a final state (bounded; no fixed sleeps).</summary>
-    private static async Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done)
-    {
-        for (var i = 0; i < 600; i++)
-        {
-            var r = await app.Rest().GetJson($"/api/v1/campaigns/{id}/report");
-            if (done(r)) return r;
-            await Task.Delay(50, Ct);
-        }
-        throw new TimeoutException("the campaign did not reach the expected state within 30 s");
-    }
+    private static Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done) => app.ReportWhenAsync(id, done);
 
     private static object Push(object audience, string title = "Merhaba {{ first_name | default: 'dostum' }}", bool urgent = false, object? schedule = null) => new
     {

@@ -19,6 +19,7 @@ public static class CampaignEndpoints
         builder.Services.AddOptions<DispatchOptions>().Bind(builder.Configuration.GetSection(DispatchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<DispatchWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DispatchWorker>());
+        builder.Services.AddHostedService<AbTestDecider>();
         return builder;
     }
 

@@ -99,6 +99,8 @@ public sealed record CampaignDefinition
     public Automation.TriggerDefinition? Trigger { get; init; }
     /// <summary>Send again every day or week at a local time (docs/automation.md).</summary>
     public Automation.RecurrenceDefinition? Recurrence { get; init; }
+    /// <summary>Optional A/B test of content variants (R-MSG-7).</summary>
+    public AbTestDefinition? AbTest { get; init; }
 }
 
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);
@@ -106,6 +108,7 @@ public sealed record TransitionView(int Seq, long At, string? From, string To, s
 public sealed record CampaignView(long Id, string Name, string Channel, string State, CampaignDefinition Definition,
     long CreatedAt, long UpdatedAt, IReadOnlyList<TransitionView> History);
 
-public sealed record PreviewRequest(string? ExternalId = null, string? InstallationId = null, string? Locale = null);
+/// <summary>Whom to render for; <c>variant</c> picks an A/B variant by position (0 = A, the default).</summary>
+public sealed record PreviewRequest(string? ExternalId = null, string? InstallationId = null, string? Locale = null, int? Variant = null);
 
 public sealed record PreviewView(bool Skipped, string? SkipReason, string? Locale, IReadOnlyDictionary<string, string?> Rendered);

@@ -4,6 +4,7 @@ using Dapper;
 using Herald.Domain.Scheduling;
 using Herald.Server.Apps;
 using Herald.Domain.Analytics;
+using Herald.Domain.Statistics;
 using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
 using Herald.Server.Segments;
@@ -11,7 +12,11 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Campaigns;
 
-public sealed record PlanSummary(long CampaignId, string State, int Targeted, int Queued, IReadOnlyDictionary<string, int> Skipped, long? FirstDueAt, long? LastDueAt);
+public sealed record PlanSummary(long CampaignId, string State, int Targeted, int Queued, IReadOnlyDictionary<string, int> Skipped, long? FirstDueAt, long? LastDueAt)
+{
+    /// <summary>Recipients held back for an A/B test's winner.</summary>
+    public int Held { get; init; }
+}
 
 /// <summary>
 /// Turns a campaign into ledger rows (DESIGN "Campaigns and delivery"): resolves the audience to
@@ -69,27 +74,44 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             candidates = candidates.Take(maxRecipients).ToList();
         var sentBefore = await RecentCountsAsync(conn, tx, appId, now);
 
+        var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
+        var plans = candidates.Select(c =>
+        {
+            sentBefore.TryGetValue(c.UserOrdinal ?? -1 - (c.DeviceOrdinal ?? 0), out var counts);
+            var zone = c.Timezone is { } tz ? zones.TryGetValue(tz, out var z) ? z : zones[tz] = Zone(tz, appZone) : appZone;
+            return (Refusal: cap.Refuse(counts.Day, counts.Week), Zone: zone, Due: Due(d.Schedule, now, zone));
+        }).ToList();
+        // A/B test: the cohort and its variants among the recipients not refused; the rest are held
+        // until the winner is picked, and due no earlier than that.
+        var split = d.AbTest is { } ab
+            ? AbSplit.Assign(campaignId, candidates.Where((_, i) => plans[i].Refusal is null).Select(c => c.Recipient), ab.Variants.Count, ab.TestShare)
+            : null;
+        var decideAt = split is null ? now : candidates.Select((c, i) => (c, i))
+            .Where(x => plans[x.i].Refusal is null && split[x.c.Recipient] != AbSplit.Held)
+            .Select(x => window.NextAllowed(plans[x.i].Due, plans[x.i].Zone)).DefaultIfEmpty(now).Max() + TimeSpan.FromMinutes(d.AbTest!.DurationMinutes);
+
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
         var rows = new List<LedgerRow>(Math.Min(candidates.Count, Chunk));
-        int queued = 0;
+        int queued = 0, held = 0;
         long? first = null, last = null;
-        var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
-        foreach (var c in candidates)
+        for (var i = 0; i < candidates.Count; i++)
         {
-            var key = c.UserOrdinal ?? -1 - (c.DeviceOrdinal ?? 0);
-            sentBefore.TryGetValue(key, out var counts);
-            var refusal = cap.Refuse(counts.Day, counts.Week);
-            var zone = c.Timezone is { } tz ? zones.TryGetValue(tz, out var z) ? z : zones[tz] = Zone(tz, appZone) : appZone;
-            var due = refusal is null ? window.NextAllowed(Due(d.Schedule, now, zone), zone).ToUnixTimeMilliseconds() : now.ToUnixTimeMilliseconds();
-            if (refusal is null)
+            var c = candidates[i];
+            var (refusal, zone, scheduled) = plans[i];
+            var variant = refusal is null && split is not null ? split[c.Recipient] : 0;
+            var rowState = refusal is not null ? DeliveryStates.Skipped : variant == AbSplit.Held ? DeliveryStates.Held : DeliveryStates.Queued;
+            var due = refusal is not null ? now.ToUnixTimeMilliseconds()
+                : window.NextAllowed(rowState == DeliveryStates.Held && decideAt > scheduled ? decideAt : scheduled, zone).ToUnixTimeMilliseconds();
+            if (rowState == DeliveryStates.Queued)
             {
                 queued++;
                 first = first is null ? due : Math.Min(first.Value, due);
                 last = last is null ? due : Math.Max(last.Value, due);
             }
-            else skipped[refusal] = skipped.GetValueOrDefault(refusal) + 1;
+            else if (rowState == DeliveryStates.Held) held++;
+            else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
             rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, $"{campaignId}-{c.Recipient}",
-                d.Urgent ? 1 : 0, refusal is null ? DeliveryStates.Queued : DeliveryStates.Skipped, refusal, due, now.ToUnixTimeMilliseconds()));
+                d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
         }
         await InsertAsync(conn, tx, rows);
@@ -97,16 +119,23 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;
         await conn.ExecuteAsync("UPDATE campaigns SET state = @next, updated_at = @at WHERE app_id = @appId AND id = @campaignId",
             new { appId, campaignId, next, at = now.ToUnixTimeMilliseconds() }, tx);
+        var abNote = "";
+        if (split is not null)
+        {
+            await conn.ExecuteAsync("INSERT INTO campaign_ab_tests (app_id, campaign_id, decide_at) VALUES (@appId, @campaignId, @at) ON CONFLICT DO NOTHING",
+                new { appId, campaignId, at = decideAt.ToUnixTimeMilliseconds() }, tx);
+            abNote = $"; A/B test: {queued} in the test, {held} held for the winner, picked at {decideAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC";
+        }
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
-            $"planned {queued} of {candidates.Count}", now.ToUnixTimeMilliseconds());
+            $"planned {queued} of {candidates.Count}{abNote}", now.ToUnixTimeMilliseconds());
         await tx.CommitAsync(ct);
         foreach (var segmentId in (d.Audience.IncludeSegments ?? []).Concat(d.Audience.ExcludeSegments ?? []).Distinct())
             await segments.MarkUsedAsync(appId, segmentId, ct);
-        return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last);
+        return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last) { Held = held };
     }
 
     private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
-        string MessageId, int Priority, string State, string? Reason, long Due, long Now);
+        string MessageId, int Priority, string State, string? Reason, long Due, long Now, int Variant);
 
     private Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows)
     {
@@ -115,9 +144,9 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             // One statement per chunk: arrays unnested into rows.
             return conn.ExecuteAsync(
                 """
-                INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at)
-                SELECT @app, @campaign, v.r, v.d, v.u, v.p, v.m, @priority, v.s, v.why, v.due, @now
-                FROM unnest(@recipients, @devices, @users, @platforms, @messages, @states, @reasons, @dues) AS v(r, d, u, p, m, s, why, due)
+                INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant)
+                SELECT @app, @campaign, v.r, v.d, v.u, v.p, v.m, @priority, v.s, v.why, v.due, @now, v.variant
+                FROM unnest(@recipients, @devices, @users, @platforms, @messages, @states, @reasons, @dues, @variants) AS v(r, d, u, p, m, s, why, due, variant)
                 ON CONFLICT DO NOTHING
                 """,
                 new
@@ -127,11 +156,12 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                     users = rows.Select(r => r.UserOrdinal).ToArray(), platforms = rows.Select(r => r.Platform).ToArray(),
                     messages = rows.Select(r => r.MessageId).ToArray(), states = rows.Select(r => r.State).ToArray(),
                     reasons = rows.Select(r => r.Reason).ToArray(), dues = rows.Select(r => r.Due).ToArray(),
+                    variants = rows.Select(r => r.Variant).ToArray(),
                 }, tx);
         return conn.ExecuteAsync(
             """
-            INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at)
-            VALUES (@AppId, @CampaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @MessageId, @Priority, @State, @Reason, @Due, @Now)
+            INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant)
+            VALUES (@AppId, @CampaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @MessageId, @Priority, @State, @Reason, @Due, @Now, @Variant)
             ON CONFLICT DO NOTHING
             """, rows, tx);
     }

@@ -22,6 +22,9 @@ public sealed class CampaignRenderer
             _templates[field] = MessageTemplate.Compile(source, html);
     }
 
+    /// <summary>What this renderer renders (for an A/B variant: the variant's content over the base).</summary>
+    public CampaignDefinition Definition => _definition;
+
     /// <summary>The locale key of <see cref="ContentDefinition.Locales"/> for a device locale: exact tag, then language, else base content.</summary>
     public string? PickLocale(string? deviceLocale)
     {

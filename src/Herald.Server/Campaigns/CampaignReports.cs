@@ -15,6 +15,10 @@ public sealed record CampaignReport(
     public int Converted { get; init; }
     public double Revenue { get; init; }
     public int Recalled { get; init; }
+    /// <summary>Recipients held back for an A/B test's winner.</summary>
+    public int Held { get; init; }
+    /// <summary>The A/B test: each variant's numbers, the p-value and the decision (R-MSG-7).</summary>
+    public AbTestReport? AbTest { get; init; }
     /// <summary>Opened ÷ sent.</summary>
     public double ClickThroughRate => Sent == 0 ? 0 : Math.Round((double)Opened / Sent, 4);
 }
@@ -58,7 +62,8 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             Reasons(DeliveryStates.Failed), Reasons(DeliveryStates.Skipped), platforms)
         {
             Opened = (int)outcomes.Opened, Dismissed = (int)outcomes.Dismissed, Converted = (int)outcomes.Converted,
-            Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled),
+            Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled), Held = Count(DeliveryStates.Held),
+            AbTest = await AbTestReports.ReadAsync(conn, appId, campaign),
         };
     }
 
@@ -88,7 +93,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             // Rows first: on PostgreSQL this waits for chunks that hold rows of the campaign (their
             // sends finish and are recorded), and a dispatcher never waits for the campaign's row
             // while holding ledger rows, so the two cannot deadlock.
-            await conn.ExecuteAsync("UPDATE deliveries SET state = 'cancelled', reason = 'campaign stopped', updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'queued'",
+            await conn.ExecuteAsync("UPDATE deliveries SET state = 'cancelled', reason = 'campaign stopped', updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'held')",
                 new { appId, campaignId, now }, tx);
             await conn.ExecuteAsync("UPDATE campaigns SET state = 'stopped', updated_at = @now WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId, now }, tx);
             await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, CampaignStates.Stopped, actor, reason ?? "stopped", now);

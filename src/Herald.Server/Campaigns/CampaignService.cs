@@ -89,7 +89,10 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
             device = user.Devices.FirstOrDefault();
         }
         else throw ProblemException.BadRequest("Name the recipient: externalId or installationId.", "externalId");
-        var renderer = new CampaignRenderer(campaign.Definition);
+        var variants = campaign.Definition.AbTest?.Variants.Count ?? 1;
+        if (request.Variant is { } v && (v < 0 || v >= variants))
+            throw ProblemException.BadRequest($"variant must be 0–{variants - 1} (the campaign has {variants} content variant(s)); got {v}.", "variant", variants - 1);
+        var renderer = new CampaignRenderer(AbTests.ForVariant(campaign.Definition, request.Variant ?? 0));
         return renderer.Render(CampaignRenderer.Context(user, device), request.Locale ?? device?.Locale);
     }
 

@@ -47,6 +47,7 @@ public static class CampaignValidator
         Schedule(d.Schedule);
         Automation.AutomationValidator.Validate(d);
         Templates(d);
+        AbTests.Validate(d);
         return d;
     }
 

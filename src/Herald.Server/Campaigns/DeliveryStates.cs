@@ -4,6 +4,8 @@ namespace Herald.Server.Campaigns;
 public static class DeliveryStates
 {
     public const string Queued = "queued";
+    /// <summary>Waiting for an A/B test's winner; never claimed by the dispatcher.</summary>
+    public const string Held = "held";
     public const string Sending = "sending";
     public const string Sent = "sent";
     public const string Failed = "failed";

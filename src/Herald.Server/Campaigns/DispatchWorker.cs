@@ -32,7 +32,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     private readonly DispatchOptions _o = options.Value;
     private readonly IDeliveryObserver[] _observers = observers.ToArray();
     private readonly ConcurrentBag<Channel<bool>> _wakes = [];
-    private readonly ConcurrentDictionary<(long, long, long), CampaignRenderer> _renderers = new();
+    private readonly ConcurrentDictionary<(long, long, long, int), CampaignRenderer> _renderers = new();
 
     /// <summary>Something became due on this node: look now instead of at the next poll.</summary>
     public void Wake()
@@ -117,6 +117,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public int? UserOrdinal { get; init; }
         public string MessageId { get; init; } = "";
         public int Attempts { get; init; }
+        public int Variant { get; init; }
     }
 
     /// <summary>
@@ -154,7 +155,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 var locked = (await conn.QueryAsync<Claimed>(
                     """
                     SELECT app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal,
-                           user_ordinal AS UserOrdinal, message_id AS MessageId, attempts + 1 AS Attempts
+                           user_ordinal AS UserOrdinal, message_id AS MessageId, attempts + 1 AS Attempts, variant AS Variant
                     FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now
                     ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED
                     """, args, tx)).ToList();
@@ -175,7 +176,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             """
             UPDATE deliveries SET state = 'sending', lease_until = @lease, attempts = attempts + 1, updated_at = @now
             WHERE rowid IN (SELECT rowid FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now ORDER BY due_at LIMIT @n)
-            RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts
+            RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts, variant AS Variant
             """, args)).ToList();
         return rows.Count > 0 ? new ClaimedChunk(rows, null, null) : null;
     }
@@ -264,7 +265,6 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             }
             // Marked after the outcomes are written: the campaign's row is never locked while this chunk holds its rows.
             if (campaign.State == CampaignStates.Scheduled) scheduled.Add((appId, campaignId));
-            var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt), _ => new CampaignRenderer(campaign.Definition));
             var recipients = await LoadRecipientsAsync(appId, campaign.Channel, group.ToList(), stop);
             // The app's gateways are looked up once per chunk, not per message (new credentials apply from the next chunk).
             var chunkGateways = new ChunkGateways(gateways, appId, stop);
@@ -283,6 +283,9 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                             return;
                         }
                         recipients.TryGetValue(row.Recipient, out var who);
+                        // Each A/B variant renders its own content.
+                        var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt, row.Variant),
+                            _ => new CampaignRenderer(AbTests.ForVariant(campaign.Definition, row.Variant)));
                         results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, urgent, stop));
                     }
                     finally { requests.Release(); }
@@ -334,7 +337,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 default:
                     channel = Channels.ForPlatform(who.Platform ?? "") ?? throw new InvalidOperationException($"platform {who.Platform}");
                     var gateway = await chunkGateways.PushAsync(channel);
-                    var c = campaign.Definition.Content;
+                    var c = renderer.Definition.Content;
                     var message = new PushMessage
                     {
                         MessageId = row.MessageId,
@@ -475,7 +478,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
         var open = await conn.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending') LIMIT 1) o",
+            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending', 'held') LIMIT 1) o",
             new { appId, campaignId }, tx);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (open == 0 && await conn.ExecuteAsync("UPDATE campaigns SET state = 'sent', updated_at = @now WHERE app_id = @appId AND id = @campaignId AND state = 'sending'",

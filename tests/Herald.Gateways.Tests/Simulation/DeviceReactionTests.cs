@@ -31,6 +31,17 @@ public sealed class DeviceReactionTests
         DeviceReaction.React(new Notification("tok", null, "t", "b"), Slowish, new Random(1)).Kind.ShouldBe(ReactionKind.Ignore);
     }
 
+    [Fact]
+    public void Open_rates_by_title_let_one_variant_open_more_than_another()
+    {
+        var rates = Slowish with { OpenRate = 0.5, DismissRate = 0, OpenRateByTitle = new Dictionary<string, double> { ["A"] = 0, ["B"] = 1 } };
+        int Opens(string? title) => Enumerable.Range(0, 200).Count(i =>
+            DeviceReaction.React(new Notification("tok", $"m-{i}", title, "b"), rates, new Random(i)).Events.Any(e => e.Name == DeviceReaction.Opened));
+        Opens("A").ShouldBe(0);
+        Opens("B").ShouldBe(200);
+        Opens("other").ShouldBeInRange(60, 140); // the general rate for titles not listed
+    }
+
     [Theory]
     [InlineData(1.0, 0.0, "push_opened")]
     [InlineData(0.0, 1.0, "push_dismissed")]

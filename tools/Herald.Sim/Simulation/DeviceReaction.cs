@@ -31,6 +31,11 @@ public sealed record ReactionRates
 {
     /// <summary>Share of displayed notifications the user opens.</summary>
     public double OpenRate { get; init; } = 0.3;
+    /// <summary>
+    /// Open rates for notifications with these exact titles, in place of <see cref="OpenRate"/>: users
+    /// who prefer one A/B variant's wording to another's.
+    /// </summary>
+    public IReadOnlyDictionary<string, double>? OpenRateByTitle { get; init; }
     /// <summary>Share the user swipes away; the rest stay in the tray.</summary>
     public double DismissRate { get; init; } = 0.4;
     public TimeSpan ReceivedDelayMin { get; init; } = TimeSpan.FromMilliseconds(50);
@@ -74,9 +79,10 @@ public static class DeviceReaction
         var received = Between(rates.ReceivedDelayMin, rates.ReceivedDelayMax, rng);
         var events = new List<PlannedEvent> { new(Received, received) };
         var roll = rng.NextDouble();
-        if (roll < rates.OpenRate)
+        var openRate = n.Title is { } title && rates.OpenRateByTitle?.TryGetValue(title, out var byTitle) == true ? byTitle : rates.OpenRate;
+        if (roll < openRate)
             events.Add(new PlannedEvent(Opened, received + Between(rates.ActionDelayMin, rates.ActionDelayMax, rng)));
-        else if (roll < rates.OpenRate + rates.DismissRate)
+        else if (roll < openRate + rates.DismissRate)
             events.Add(new PlannedEvent(Dismissed, received + Between(rates.ActionDelayMin, rates.ActionDelayMax, rng)));
         return new Reaction(ReactionKind.Display, n.MessageId, events);
     }

@@ -1,0 +1,18 @@
+using System.Text.Json;
+
+namespace Herald.Tests.Support;
+
+public static class CampaignPolling
+{
+    /// <summary>Polls the live report until <paramref name="done"/> holds (bounded; no fixed sleeps).</summary>
+    public static async Task<JsonElement> ReportWhenAsync(this TestApp app, long id, Func<JsonElement, bool> done)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var r = await app.Rest().GetJson($"/api/v1/campaigns/{id}/report");
+            if (done(r)) return r;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException("the campaign did not reach the expected state within 30 s");
+    }
+}
