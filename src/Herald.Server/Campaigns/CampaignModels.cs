@@ -93,6 +93,8 @@ public sealed record CampaignDefinition
     public string MissingValues { get; init; } = "default";
     /// <summary>Urgent lane (fast push): ahead of bulk traffic, highest provider priority.</summary>
     public bool Urgent { get; init; }
+    /// <summary>SMS or email for users the push does not reach (R-MSG-8).</summary>
+    public FallbackDefinition? Fallback { get; init; }
 }
 
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);

@@ -15,6 +15,8 @@ public sealed record CampaignReport(
     public int Converted { get; init; }
     public double Revenue { get; init; }
     public int Recalled { get; init; }
+    /// <summary>Fallback SMS / email counts (R-MSG-8); null when the campaign has no fallback.</summary>
+    public FallbackReport? Fallback { get; init; }
     /// <summary>Opened ÷ sent.</summary>
     public double ClickThroughRate => Sent == 0 ? 0 : Math.Round((double)Opened / Sent, 4);
 }
@@ -59,6 +61,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
         {
             Opened = (int)outcomes.Opened, Dismissed = (int)outcomes.Dismissed, Converted = (int)outcomes.Converted,
             Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled),
+            Fallback = await Fallbacks.ReportAsync(conn, appId, campaignId, campaign.Definition),
         };
     }
 

@@ -46,6 +46,7 @@ public static class CampaignValidator
         Audience(d.Audience);
         Schedule(d.Schedule);
         Templates(d);
+        FallbackValidator.Validate(d);
         return d;
     }
 
