@@ -123,14 +123,16 @@ public abstract class DeliveryTests(HeraldHost host)
         using (var again = await rest.PostAsJsonAsync($"/api/v1/devices/{devices[0]}/test-push", new { title = "x" }, Ct))
             await again.ShouldBeProblem(HttpStatusCode.Conflict, "uninstalledAt");
 
-        // The app is reinstalled: it registers again with a fresh token.
+        // The app is reinstalled: it registers again with a fresh token and becomes a new installation.
         var fresh = $"sim-{Guid.NewGuid():N}";
-        await Register(app, new { installationId = devices[0], platform = "android", pushToken = fresh, pushEnabled = true });
-        var back = await rest.GetJson($"/api/v1/devices/{devices[0]}");
+        var reinstalled = await Register(app, new { installationId = devices[0], platform = "android", pushToken = fresh, pushEnabled = true });
+        reinstalled.ShouldNotBe(devices[0]);
+        (await rest.GetJson($"/api/v1/devices/{devices[0]}")).GetProperty("uninstalledAt").ValueKind.ShouldBe(JsonValueKind.Number);
+        var back = await rest.GetJson($"/api/v1/devices/{reinstalled}");
         back.GetProperty("uninstalledAt").ValueKind.ShouldBe(JsonValueKind.Null);
         back.GetProperty("uninstallReason").ValueKind.ShouldBe(JsonValueKind.Null);
         back.GetProperty("reinstalledAt").GetInt64().ShouldBe(host.Clock.GetUtcNow().ToUnixTimeMilliseconds());
-        (await TestPush(rest, devices[0])).GetProperty("outcome").GetString().ShouldBe("Delivered");
+        (await TestPush(rest, reinstalled)).GetProperty("outcome").GetString().ShouldBe("Delivered");
     }
 
     [Fact]

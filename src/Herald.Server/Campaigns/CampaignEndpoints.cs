@@ -20,12 +20,14 @@ public static class CampaignEndpoints
         builder.Services.AddSingleton<DispatchWorker>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<DispatchWorker>());
         builder.Services.AddHostedService<AbTestDecider>();
+        builder.Services.AddFallbacks(builder.Configuration);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapCampaigns(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/campaigns").WithTags("Campaigns");
+        api.MapFallbacks();
         api.MapPost("/", async Task<Created<CampaignView>> (CampaignDefinition body, RestAuth auth, CampaignService campaigns, CancellationToken ct) =>
         {
             var c = await campaigns.CreateAsync(auth.AppId, body, CampaignService.Actor(auth.Caller), ct);

@@ -101,6 +101,8 @@ public sealed record CampaignDefinition
     public Automation.RecurrenceDefinition? Recurrence { get; init; }
     /// <summary>Optional A/B test of content variants (R-MSG-7).</summary>
     public AbTestDefinition? AbTest { get; init; }
+    /// <summary>SMS or email for users the push does not reach (R-MSG-8).</summary>
+    public FallbackDefinition? Fallback { get; init; }
 }
 
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);

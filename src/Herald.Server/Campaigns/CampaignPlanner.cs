@@ -3,6 +3,7 @@ using System.Globalization;
 using Dapper;
 using Herald.Domain.Scheduling;
 using Herald.Server.Apps;
+using Herald.Server.Delivery;
 using Herald.Domain.Analytics;
 using Herald.Domain.Statistics;
 using Herald.Server.Infrastructure;
@@ -25,7 +26,7 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, TimeProvider clock)
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks, TimeProvider clock)
 {
     private const int Chunk = 1000;
 
@@ -37,13 +38,16 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         public string? Platform { get; init; }
         public string? Timezone { get; init; }
         public bool Explicit { get; init; }
+        /// <summary>An Android token not refreshed for 270 days (R-DLV-2): recorded as skipped, never sent to.</summary>
+        public bool Stale { get; init; }
     }
 
     public async Task<int> AudienceSizeAsync(long appId, CampaignDefinition d, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
         var candidates = await CandidatesAsync(conn, null, appId, d, ct);
-        return d.Limits.MaxRecipients is { } max ? Math.Min(max, candidates.Count) : candidates.Count;
+        var reachable = candidates.Count(c => !c.Stale);
+        return d.Limits.MaxRecipients is { } max ? Math.Min(max, reachable) : reachable;
     }
 
     public async Task<PlanSummary> PlanAsync(long appId, long campaignId, string actor, CancellationToken ct)
@@ -79,7 +83,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         {
             sentBefore.TryGetValue(c.UserOrdinal ?? -1 - (c.DeviceOrdinal ?? 0), out var counts);
             var zone = c.Timezone is { } tz ? zones.TryGetValue(tz, out var z) ? z : zones[tz] = Zone(tz, appZone) : appZone;
-            return (Refusal: cap.Refuse(counts.Day, counts.Week), Zone: zone, Due: Due(d.Schedule, now, zone));
+            return (Refusal: c.Stale ? Fallbacks.StaleToken : cap.Refuse(counts.Day, counts.Week), Zone: zone, Due: Due(d.Schedule, now, zone));
         }).ToList();
         // A/B test: the cohort and its variants among the recipients not refused; the rest are held
         // until the winner is picked, and due no earlier than that.
@@ -115,6 +119,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
         }
         await InsertAsync(conn, tx, rows);
+        await fallbacks.PlanAsync(conn, tx, appId, campaignId, d, ct);
 
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;
         await conn.ExecuteAsync("UPDATE campaigns SET state = @next, updated_at = @at WHERE app_id = @appId AND id = @campaignId",
@@ -188,14 +193,15 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             var isExplicit = $"({db.In("d.installation_id", "devices")} OR {db.In("u.external_id", "users")})";
             var sql = $"""
                 SELECT d.ordinal AS Recipient, d.ordinal AS DeviceOrdinal, d.user_ordinal AS UserOrdinal, d.platform AS Platform, d.timezone AS Timezone,
-                       CASE WHEN {isExplicit} THEN TRUE ELSE FALSE END AS Explicit
+                       CASE WHEN {isExplicit} THEN TRUE ELSE FALSE END AS Explicit,
+                       CASE WHEN {DeliveryFeedback.NotStaleSql} THEN FALSE ELSE TRUE END AS Stale
                 FROM devices d LEFT JOIN users u ON u.app_id = d.app_id AND u.ordinal = d.user_ordinal
                 WHERE d.app_id = @appId AND d.uninstalled_at IS NULL AND d.push_enabled AND d.push_token IS NOT NULL
                   AND {db.In("d.platform", "platforms")} AND (u.ordinal IS NULL OR u.optin_push)
                   {(explicitFilter ? "AND " + isExplicit : "")}
                 ORDER BY d.ordinal
                 """;
-            found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = devices.ToArray(), users = users.ToArray() }, tx)).ToList();
+            found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = devices.ToArray(), users = users.ToArray(), staleBefore = (clock.GetUtcNow() - DeliveryFeedback.AndroidTokenStaleAfter).ToUnixTimeMilliseconds() }, tx)).ToList();
             return found.Where(c => a.All || c.Explicit || include?.Contains((uint)c.DeviceOrdinal!.Value) == true)
                 .Where(c => exclude?.Contains((uint)c.DeviceOrdinal!.Value) != true).ToList();
         }

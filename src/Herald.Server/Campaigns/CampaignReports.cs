@@ -19,6 +19,8 @@ public sealed record CampaignReport(
     public int Held { get; init; }
     /// <summary>The A/B test: each variant's numbers, the p-value and the decision (R-MSG-7).</summary>
     public AbTestReport? AbTest { get; init; }
+    /// <summary>Fallback SMS / email counts (R-MSG-8); null when the campaign has no fallback.</summary>
+    public FallbackReport? Fallback { get; init; }
     /// <summary>Opened ÷ sent.</summary>
     public double ClickThroughRate => Sent == 0 ? 0 : Math.Round((double)Opened / Sent, 4);
 }
@@ -64,6 +66,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             Opened = (int)outcomes.Opened, Dismissed = (int)outcomes.Dismissed, Converted = (int)outcomes.Converted,
             Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled), Held = Count(DeliveryStates.Held),
             AbTest = await AbTestReports.ReadAsync(conn, appId, campaign),
+            Fallback = await Fallbacks.ReportAsync(conn, appId, campaignId, campaign.Definition),
         };
     }
 

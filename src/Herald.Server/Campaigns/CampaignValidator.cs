@@ -48,6 +48,7 @@ public static class CampaignValidator
         Automation.AutomationValidator.Validate(d);
         Templates(d);
         AbTests.Validate(d);
+        FallbackValidator.Validate(d);
         return d;
     }
 

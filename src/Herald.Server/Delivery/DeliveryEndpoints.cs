@@ -14,6 +14,11 @@ public static class DeliveryEndpoints
         builder.Services.AddSingleton<GatewayRegistry>();
         builder.Services.AddSingleton<DeliveryFeedback>();
         builder.Services.AddSingleton<TestSends>();
+        builder.Services.AddOptions<UninstallOptions>().Bind(builder.Configuration.GetSection(UninstallOptions.Section)).ValidateDataAnnotations()
+            .Validate(o => o.SweepInterval > TimeSpan.Zero, $"{UninstallOptions.Section}:SweepInterval must be a positive duration.").ValidateOnStart();
+        builder.Services.AddSingleton<UninstallSweep>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<UninstallSweep>());
+        builder.Services.AddSingleton<UninstallReport>();
         builder.Services.AddSingleton(sp => new SesWebhook(
             sp.GetRequiredService<Storage.Db>(), sp.GetRequiredService<DeliveryFeedback>(),
             new HttpClient { Timeout = TimeSpan.FromSeconds(15) }, sp.GetRequiredService<ILogger<SesWebhook>>()));
@@ -42,6 +47,13 @@ public static class DeliveryEndpoints
         api.MapPost("/app/ses-webhook", async Task<Ok<SesWebhookCreated>> (RestAuth auth, HttpRequest request, SesWebhook ses, CancellationToken ct) =>
             TypedResults.Ok(await ses.CreateTokenAsync(auth.AppId, request, ct)))
             .WithSummary("Make (or replace) the app's SES bounce/complaint webhook URL with a secret token. Shown once.");
+
+        api.MapPost("/app/uninstall-sweep", async Task<Ok<SweepResult>> (RestAuth auth, UninstallSweep sweep, CancellationToken ct) =>
+            TypedResults.Ok(await sweep.SweepAsync(auth.AppId, ct)))
+            .WithSummary("Run the silent-push uninstall check now for the app's devices not seen for Herald:Uninstalls:NotSeenForDays (the scheduled sweep does this daily).");
+        app.MapGet("/api/v1/analytics/uninstalls", async Task<Ok<UninstallSeries>> (RestAuth auth, UninstallReport report, CancellationToken ct, string? from = null, string? to = null) =>
+            TypedResults.Ok(await report.SeriesAsync(auth.AppId, from, to, ct)))
+            .WithTags("Analytics").WithSummary("Uninstalls and re-installs per day in the app's timezone (default: the last 30 days), and Android tokens stale now.");
 
         app.MapPost("/webhooks/ses/{appId:long}", async Task<Ok<SesWebhookResult>> (long appId, string? token, HttpRequest request, SesWebhook ses, CancellationToken ct) =>
             TypedResults.Ok(await ses.ReceiveAsync(appId, token, request, ct)))

@@ -150,6 +150,8 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
             var created = await CreateDeviceAsync(d.Platform, d.AnonymousId, receivedAt);
             existing = created;
         }
+        else if (d.Present.Contains("pushToken") && d.PushToken is { } token && await IsUninstalledWithOtherTokenAsync(existing, token))
+            existing = await ReinstallAsync(existing, d.Platform, receivedAt);
         var sets = new List<string> { "platform = @Platform", "updated_at = @now", "last_seen_at = @now" };
         void Set(string field, string column, string param) { if (d.Present.Contains(field)) sets.Add($"{column} = @{param}"); }
         Set("pushToken", "push_token", "PushToken");
@@ -165,12 +167,6 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         if (d.Present.Contains("pushToken"))
         {
             sets.Add("token_updated_at = CASE WHEN push_token IS NULL OR push_token <> @PushToken THEN @now ELSE token_updated_at END");
-            // R-DLV-2: a device marked uninstalled (dead token) that registers a new token was reinstalled.
-            // SET expressions read the row as it was, so these see the old token and uninstalled_at.
-            const string Reinstalled = "uninstalled_at IS NOT NULL AND (push_token IS NULL OR push_token <> @PushToken)";
-            sets.Add($"reinstalled_at = CASE WHEN {Reinstalled} THEN @now ELSE reinstalled_at END");
-            sets.Add($"uninstall_reason = CASE WHEN {Reinstalled} THEN NULL ELSE uninstall_reason END");
-            sets.Add($"uninstalled_at = CASE WHEN {Reinstalled} THEN NULL ELSE uninstalled_at END");
         }
         // The token-change check above must read the old value, so it goes before the assignment.
         var tokenCase = sets.FindIndex(s => s.StartsWith("token_updated_at", StringComparison.Ordinal));
@@ -182,6 +178,53 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         });
         await conn.ExecuteAsync($"UPDATE devices SET {string.Join(", ", sets)} WHERE app_id = @appId AND ordinal = @ordinal", p, tx);
         return existing.InstallationId;
+    }
+
+    // ---------------- re-installs (R-DLV-2) ----------------
+
+    private Task<bool> IsUninstalledWithOtherTokenAsync(DeviceState device, string token) =>
+        conn.ExecuteScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM devices WHERE app_id = @appId AND ordinal = @o AND uninstalled_at IS NOT NULL AND (push_token IS NULL OR push_token <> @token))",
+            new { appId, o = device.Ordinal, token }, tx);
+
+    /// <summary>
+    /// An uninstalled device that comes back with a new token is a new installation: a new device
+    /// (new installation id, answered to the SDK) takes over its user, anonymous id and settings and
+    /// counts as a re-install; the old one stays uninstalled, so past uninstall counts hold.
+    /// </summary>
+    private async Task<DeviceState> ReinstallAsync(DeviceState old, string platform, long at)
+    {
+        if (old.AnonymousId is not null)
+            await conn.ExecuteAsync("UPDATE devices SET anonymous_id = NULL WHERE app_id = @appId AND ordinal = @o", new { appId, o = old.Ordinal }, tx);
+        var fresh = await CreateDeviceAsync(platform, old.AnonymousId, at);
+        await conn.ExecuteAsync(
+            """
+            UPDATE devices SET (user_ordinal, timezone, locale, app_version, os_version, latitude, longitude) =
+                (SELECT o.user_ordinal, o.timezone, o.locale, o.app_version, o.os_version, o.latitude, o.longitude FROM devices o WHERE o.app_id = @appId AND o.ordinal = @old),
+                reinstalled_at = @at
+            WHERE app_id = @appId AND ordinal = @fresh
+            """, new { appId, old = old.Ordinal, fresh = fresh.Ordinal, at }, tx);
+        await conn.ExecuteAsync("UPDATE devices SET reinstalled_as = @fresh WHERE app_id = @appId AND ordinal = @old", new { appId, old = old.Ordinal, fresh = fresh.Ordinal }, tx);
+        fresh.UserOrdinal = old.UserOrdinal;
+        return fresh;
+    }
+
+    /// <summary>
+    /// A new device signed in as a user whose device of the same platform was uninstalled before this
+    /// one appeared: the app was re-installed (the SDK lost its installation id with the app).
+    /// </summary>
+    private async Task CountReinstallAsync(DeviceState device, UserState user)
+    {
+        var old = await conn.ExecuteScalarAsync<int?>(
+            """
+            SELECT o.ordinal FROM devices o JOIN devices n ON n.app_id = o.app_id AND n.ordinal = @d
+            WHERE o.app_id = @appId AND o.user_ordinal = @u AND o.ordinal <> @d AND o.platform = n.platform AND n.platform <> 'server'
+              AND o.uninstalled_at IS NOT NULL AND o.uninstalled_at <= n.created_at AND o.reinstalled_as IS NULL AND n.reinstalled_at IS NULL
+            ORDER BY o.uninstalled_at DESC LIMIT 1
+            """, new { appId, d = device.Ordinal, u = user.Ordinal }, tx);
+        if (old is null) return;
+        await conn.ExecuteAsync("UPDATE devices SET reinstalled_as = @d WHERE app_id = @appId AND ordinal = @old", new { appId, d = device.Ordinal, old }, tx);
+        await conn.ExecuteAsync("UPDATE devices SET reinstalled_at = @now WHERE app_id = @appId AND ordinal = @d", new { appId, d = device.Ordinal, now }, tx);
     }
 
     private async Task<DeviceState> DeviceForAnonymousAsync(string anonymousId, string? platform, long receivedAt) =>
@@ -238,6 +281,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         await conn.ExecuteAsync("UPDATE devices SET user_ordinal = @u, updated_at = @now WHERE app_id = @appId AND ordinal = @d",
             new { appId, u = user.Ordinal, d = device.Ordinal, now }, tx);
         if (!wasAnonymous) return;
+        await CountReinstallAsync(device, user);
         await conn.ExecuteAsync("UPDATE events SET user_ordinal = @u WHERE app_id = @appId AND device_ordinal = @d AND user_ordinal IS NULL",
             new { appId, u = user.Ordinal, d = device.Ordinal }, tx);
         for (var i = 0; i < _events.Count; i++)

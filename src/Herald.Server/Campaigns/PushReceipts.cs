@@ -1,0 +1,23 @@
+using Dapper;
+using Herald.Server.Ingest;
+using Herald.Server.Storage;
+
+namespace Herald.Server.Campaigns;
+
+/// <summary>
+/// Delivery receipts: an SDK's <c>push_received</c> event naming a campaign message moves its ledger
+/// row from sent to delivered — what the fallback's receipt window waits for (R-MSG-8).
+/// </summary>
+public sealed class PushReceipts(Db db) : IIngestObserver
+{
+    public async Task OnCommittedAsync(IReadOnlyList<StoredEvent> events)
+    {
+        var receipts = events.Where(e => e.Name == BuiltInEvents.PushReceived && e.MessageRef is not null)
+            .Select(e => new { e.AppId, messageId = e.MessageRef }).ToList();
+        if (receipts.Count == 0) return;
+        await using var conn = await db.OpenAsync();
+        await using var tx = await conn.BeginTransactionAsync();
+        await conn.ExecuteAsync("UPDATE deliveries SET state = 'delivered' WHERE app_id = @AppId AND message_id = @messageId AND state = 'sent'", receipts, tx);
+        await tx.CommitAsync();
+    }
+}
