@@ -373,7 +373,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         foreach (var x in unique)
         {
             if (stored.Contains(x.E.MessageId))
-                inserted.Add(new StoredEvent(appId, x.E.MessageId, x.E.Name, x.Device, x.User, x.E.OccurredAt, x.E.Revenue, StoredEvent.MessageRefOf(x.E.PropertiesJson)));
+                inserted.Add(new StoredEvent(appId, x.E.MessageId, x.E.Name, x.Device, x.User, x.E.OccurredAt, x.E.Revenue, x.E.MessageRef));
             else duplicates.Add(x.Op);
         }
         return duplicates;
