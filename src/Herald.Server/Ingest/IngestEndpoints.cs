@@ -123,6 +123,8 @@ public static class IngestEndpoints
     private static async Task<IResult> CommitAsync(long appId, IngestParser parser, IngestWriter writer, long now, CancellationToken ct, bool single = false)
     {
         var results = await writer.SubmitAsync(appId, parser.Ops, now, ct);
+        if (parser.Rejected.Count == 0 && AllNewAndDistinct(results))
+            return TypedResults.Ok(new IngestResponse(results.Length, 0, []));
         var rejected = parser.Rejected.Concat(results.Where(r => r.Error is not null))
             .SelectMany(r => new[] { new RejectedItem(r.Index, r.Error!.Field, r.Error.Detail, r.Error.Limit) })
             .OrderBy(r => r.Index).ToList();
@@ -137,6 +139,15 @@ public static class IngestEndpoints
             throw p;
         }
         return TypedResults.Ok(new IngestResponse(acceptedIndexes.Count, duplicates, rejected));
+    }
+
+    /// <summary>The common case: every item accepted, none a duplicate, one result per item.</summary>
+    private static bool AllNewAndDistinct(OpResult[] results)
+    {
+        for (var i = 0; i < results.Length; i++)
+            if (results[i].Error is not null || results[i].Duplicate || (i > 0 && results[i].Index <= results[i - 1].Index))
+                return false;
+        return true;
     }
 
     private static void ThrowIfRejected(OpResult r)
