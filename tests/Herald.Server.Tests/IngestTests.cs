@@ -123,6 +123,65 @@ public abstract class IngestTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Sdk_batches_keep_escapes_and_unicode_exactly_and_name_bad_nesting_and_numbers()
+    {
+        var app = await host.NewAppAsync();
+        var dev = await RegisterAsync(app);
+        var at = host.Clock.GetUtcNow().AddMinutes(-5).ToUnixTimeMilliseconds();
+        var json = $$$"""
+            {"installationId":"{{{dev}}}","events":[
+              {"messageId":"esc-\u0031","name":"caf\u00e9","timestamp":{{{at}}},"attributes":{"q":"\"quoted\" \\ back\nline \u0130stanbul \ud83d\ude00","t\u00fcr":"çay","list":["a\/b"],"nested":{"k":[1,{"m":null}]} } },
+              {"messageId":"esc-2","name":"purchase","timestamp":{{{at}}},"attributes":{"amount":12.5,"currency":"try","url":"https://x.test/?utm_source=n%C3%BCsha&utm_medium=e+mail"}},
+              {"messageId":"esc-3","name":"push_opened","timestamp":{{{at}}},"revenue":{"amount":3,"currency":"eur"},"utm":{"source":"s","campaign":"c"},"attributes":{"message_id":"msg-7"}}]}
+            """;
+        var r = await app.Sdk().PostOk("/sdk/v1/events", json);
+        r.GetProperty("accepted").GetInt32().ShouldBe(3);
+
+        var events = (await app.Rest().GetJson($"/api/v1/devices/{dev}/events")).EnumerateArray().ToDictionary(e => e.GetProperty("messageId").GetString()!);
+        events.Keys.Order().ShouldBe(["esc-1", "esc-2", "esc-3"]);
+        var first = events["esc-1"];
+        first.GetProperty("name").GetString().ShouldBe("café");
+        var attrs = first.GetProperty("attributes");
+        attrs.GetProperty("q").GetString().ShouldBe("\"quoted\" \\ back\nline İstanbul 😀");
+        attrs.GetProperty("tür").GetString().ShouldBe("çay");
+        attrs.GetProperty("list")[0].GetString().ShouldBe("a/b");
+        attrs.GetProperty("nested").GetProperty("k")[1].GetProperty("m").ValueKind.ShouldBe(JsonValueKind.Null);
+        var purchase = events["esc-2"];
+        purchase.GetProperty("revenue").GetDouble().ShouldBe(12.5);
+        purchase.GetProperty("currency").GetString().ShouldBe("TRY");
+        purchase.GetProperty("utmSource").GetString().ShouldBe("nüsha");
+        purchase.GetProperty("utmMedium").GetString().ShouldBe("e mail");
+        var opened = events["esc-3"];
+        opened.GetProperty("revenue").GetDouble().ShouldBe(3);
+        opened.GetProperty("currency").GetString().ShouldBe("EUR");
+        opened.GetProperty("utmSource").GetString().ShouldBe("s");
+        opened.GetProperty("utmCampaign").GetString().ShouldBe("c");
+        opened.GetProperty("attributes").GetProperty("message_id").GetString().ShouldBe("msg-7");
+
+        // Bad items are named and the rest of the batch is kept.
+        var deepAttrs = "{\"deep\":" + string.Concat(Enumerable.Repeat("{\"a\":", 20)) + "1" + new string('}', 21);
+        var mixed = $$$"""
+            {"installationId":"{{{dev}}}","events":[
+              {"messageId":"bad-1","name":"n","timestamp":{{{at}}},"attributes":{"n":1e16}},
+              {"messageId":"bad-2","name":"n","timestamp":{{{at}}},"attributes":{"n":-1e400}},
+              {"messageId":"bad-3","name":"n","timestamp":{{{at}}},"attributes":{"s":"{{{string.Concat(Enumerable.Repeat("\\u00e7", 1025))}}}"}},
+              {"messageId":"ok-4","name":"n","timestamp":{{{at}}},"attributes":{{{deepAttrs}}}},
+              {"messageId":"bad-5","name":"n","timestamp":{{{at}}},"revenue":{"amount":1,"currency":"dollars"}}]}
+            """;
+        var m = await app.Sdk().PostOk("/sdk/v1/events", mixed);
+        m.GetProperty("accepted").GetInt32().ShouldBe(1);
+        var rejected = m.GetProperty("rejected").EnumerateArray().ToList();
+        rejected.Select(x => x.GetProperty("field").GetString()).ShouldBe(["events[0].attributes.n", "events[1].attributes.n", "events[2].attributes.s", "events[4].revenue.currency"]);
+        rejected[2].GetProperty("limit").GetInt32().ShouldBe(1024);
+
+        // Nesting beyond 32 levels is not JSON Herald reads: the whole body is refused.
+        var tooDeep = "{\"deep\":" + string.Concat(Enumerable.Repeat("{\"a\":", 40)) + "1" + new string('}', 41);
+        var body = $$$"""{"installationId":"{{{dev}}}","events":[{"messageId":"d","name":"n","timestamp":{{{at}}},"attributes":{{{tooDeep}}}}]}""";
+        await (await app.Sdk().PostAsync("/sdk/v1/events", Http.Json(body), Ct)).ShouldBeProblem(HttpStatusCode.BadRequest, "body");
+        (await app.Rest().GetJson($"/api/v1/devices/{dev}/events")).GetArrayLength().ShouldBe(4);
+    }
+
+    [Fact]
     public async Task Concurrent_retries_of_one_batch_store_each_event_once()
     {
         var app = await host.NewAppAsync();

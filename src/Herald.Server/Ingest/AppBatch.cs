@@ -6,7 +6,6 @@ using Dapper;
 using Herald.Server.Storage;
 using Microsoft.Data.Sqlite;
 using Npgsql;
-using NpgsqlTypes;
 
 namespace Herald.Server.Ingest;
 
@@ -413,11 +412,12 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         foreach (var x in _events)
             if (ids.Add(x.E.MessageId)) unique.Add(x); else duplicates.Add(x.Op);
 
+        // Null: every row was stored.
         var stored = db.IsPostgres ? await CopyPostgresAsync(unique) : await InsertSqliteAsync(unique);
         foreach (var x in unique)
         {
-            if (stored.Contains(x.E.MessageId))
-                inserted.Add(new StoredEvent(appId, x.E.MessageId, x.E.Name, x.Device, x.User, x.E.OccurredAt, x.E.Revenue, StoredEvent.MessageRefOf(x.E.PropertiesJson)));
+            if (stored is null || stored.Contains(x.E.MessageId))
+                inserted.Add(new StoredEvent(appId, x.E.MessageId, x.E.Name, x.Device, x.User, x.E.OccurredAt, x.E.Revenue, x.E.MessageRef));
             else duplicates.Add(x.Op);
         }
         return duplicates;
@@ -447,7 +447,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         foreach (var o in ordinals) { po.Value = o; await cmd.ExecuteNonQueryAsync(); }
     }
 
-    private async Task<HashSet<string>> InsertSqliteAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
+    private async Task<HashSet<string>?> InsertSqliteAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
         var stored = new HashSet<string>(StringComparer.Ordinal);
         await using var cmd = (SqliteCommand)conn.CreateCommand();
@@ -475,15 +475,12 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         return stored;
     }
 
-    private const string EventColumns =
-        "app_id, message_id, name, device_ordinal, user_ordinal, occurred_at, received_at, properties, revenue, currency, utm_source, utm_medium, utm_campaign, utm_term, utm_content";
-
     /// <summary>
     /// Retried batches are rare, so the fast path COPYs the rows straight into <c>events</c>. If any
     /// message id is already stored (a retry, or another node stored it first) the COPY fails on the
     /// primary key; then the batch goes through a staging table with ON CONFLICT DO NOTHING instead.
     /// </summary>
-    private async Task<HashSet<string>> CopyPostgresAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
+    private async Task<HashSet<string>?> CopyPostgresAsync(List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
         var pg = (NpgsqlConnection)conn;
         var ptx = (NpgsqlTransaction)tx;
@@ -492,7 +489,7 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
         {
             await CopyAsync(pg, "events", rows);
             await ptx.ReleaseAsync("copy");
-            return new HashSet<string>(rows.Select(r => r.E.MessageId), StringComparer.Ordinal);
+            return null;
         }
         catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -513,39 +510,14 @@ internal sealed class AppBatch(Db db, DbConnection conn, DbTransaction tx, long 
 
     private async Task CopyAsync(NpgsqlConnection pg, string table, List<(EventOp Op, EventInput E, int? Device, int? User)> rows)
     {
-        await using var writer = await pg.BeginBinaryImportAsync($"COPY {table} ({EventColumns}) FROM STDIN (FORMAT BINARY)");
-        // Synchronous writes: they only fill Npgsql's buffer (flushing when full), and an await per
-        // column per row costs more CPU than the copy itself.
-        foreach (var (_, e, d, u) in rows)
-        {
-            writer.StartRow();
-            writer.Write(appId, NpgsqlDbType.Bigint);
-            writer.Write(e.MessageId, NpgsqlDbType.Text);
-            writer.Write(e.Name, NpgsqlDbType.Text);
-            WriteNullable(writer, d, NpgsqlDbType.Integer);
-            WriteNullable(writer, u, NpgsqlDbType.Integer);
-            writer.Write(e.OccurredAt, NpgsqlDbType.Bigint);
-            writer.Write(now, NpgsqlDbType.Bigint);
-            writer.Write(e.PropertiesJson, NpgsqlDbType.Text);
-            WriteNullable(writer, e.Revenue, NpgsqlDbType.Double);
-            WriteText(writer, e.Currency);
-            WriteText(writer, e.Utm.Source);
-            WriteText(writer, e.Utm.Medium);
-            WriteText(writer, e.Utm.Campaign);
-            WriteText(writer, e.Utm.Term);
-            WriteText(writer, e.Utm.Content);
-        }
-        await writer.CompleteAsync();
-    }
-
-    private static void WriteNullable<T>(NpgsqlBinaryImporter w, T? v, NpgsqlDbType t) where T : struct
-    {
-        if (v is { } x) w.Write(x, t); else w.WriteNull();
-    }
-
-    private static void WriteText(NpgsqlBinaryImporter w, string? v)
-    {
-        if (v is null) w.WriteNull(); else w.Write(v, NpgsqlDbType.Text);
+        // The rows are encoded in the binary COPY format by hand (UTF-8 text, the properties as they
+        // came in) and sent in one write: cheaper than a typed write per column per row.
+        using var encoded = new EventCopyRows(rows.Count * 256);
+        encoded.Begin();
+        foreach (var (_, e, d, u) in rows) encoded.Row(appId, e, d, u, now);
+        encoded.End();
+        await using var copy = await pg.BeginRawBinaryCopyAsync($"COPY {table} ({EventCopyRows.Columns}) FROM STDIN (FORMAT BINARY)");
+        await copy.WriteAsync(encoded.Written);
     }
 
     internal sealed class DeviceState

@@ -76,9 +76,14 @@ public static class IngestEndpoints
     private static async Task<IResult> Events(SdkAuth auth, HttpContext http, IngestWriter writer, IOptions<IngestOptions> o, TimeProvider clock)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        using var doc = await ReadJsonAsync(http, o.Value.MaxBatchBytes);
+        var body = await ReadUtf8Async(http, o.Value.MaxBatchBytes);
         var parser = new IngestParser(o.Value, now);
-        parser.HeraldEvents(doc.RootElement);
+        // A batch of valid events takes the one-pass path; anything else is parsed again to name its problems.
+        if (!parser.TryHeraldEventsUtf8(body))
+        {
+            using var doc = ParseJson(body);
+            parser.HeraldEvents(doc.RootElement);
+        }
         return await CommitAsync(auth.AppId, parser, writer, now, http.RequestAborted);
     }
 
@@ -118,6 +123,8 @@ public static class IngestEndpoints
     private static async Task<IResult> CommitAsync(long appId, IngestParser parser, IngestWriter writer, long now, CancellationToken ct, bool single = false)
     {
         var results = await writer.SubmitAsync(appId, parser.Ops, now, ct);
+        if (parser.Rejected.Count == 0 && AllNewAndDistinct(results))
+            return TypedResults.Ok(new IngestResponse(results.Length, 0, []));
         var rejected = parser.Rejected.Concat(results.Where(r => r.Error is not null))
             .SelectMany(r => new[] { new RejectedItem(r.Index, r.Error!.Field, r.Error.Detail, r.Error.Limit) })
             .OrderBy(r => r.Index).ToList();
@@ -134,6 +141,15 @@ public static class IngestEndpoints
         return TypedResults.Ok(new IngestResponse(acceptedIndexes.Count, duplicates, rejected));
     }
 
+    /// <summary>The common case: every item accepted, none a duplicate, one result per item.</summary>
+    private static bool AllNewAndDistinct(OpResult[] results)
+    {
+        for (var i = 0; i < results.Length; i++)
+            if (results[i].Error is not null || results[i].Duplicate || (i > 0 && results[i].Index <= results[i - 1].Index))
+                return false;
+        return true;
+    }
+
     private static void ThrowIfRejected(OpResult r)
     {
         if (r.Error is { } e)
@@ -145,12 +161,21 @@ public static class IngestEndpoints
     private static string? WriteKey(JsonElement root) =>
         root.ValueKind == JsonValueKind.Object && root.TryGetProperty("writeKey", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
 
-    public static async Task<JsonDocument> ReadJsonAsync(HttpContext http, int maxBytes)
+    public static async Task<JsonDocument> ReadJsonAsync(HttpContext http, int maxBytes) =>
+        ParseJson(await ReadUtf8Async(http, maxBytes));
+
+    /// <summary>The body's bytes, known to be valid UTF-8.</summary>
+    private static async Task<byte[]> ReadUtf8Async(HttpContext http, int maxBytes)
     {
         var bytes = await RequestBody.ReadAsync(http.Request, maxBytes, http.RequestAborted);
         // JSON must be UTF-8 (RFC 8259); checking up front means no string read later can fail.
         if (!System.Text.Unicode.Utf8.IsValid(bytes))
             throw ProblemException.BadRequest("The body is not valid UTF-8; JSON must be sent as UTF-8.", "body");
+        return bytes;
+    }
+
+    private static JsonDocument ParseJson(byte[] bytes)
+    {
         try
         {
             return JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 32 });

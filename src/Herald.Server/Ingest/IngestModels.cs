@@ -18,7 +18,25 @@ public sealed record EventInput
     public required string Name { get; init; }
     public Who Who { get; init; }
     public long OccurredAt { get; init; }
-    public required string PropertiesJson { get; init; }
+    private string? _propertiesJson;
+    private ReadOnlyMemory<byte> _propertiesUtf8;
+
+    /// <summary>The properties object as JSON text; made from <see cref="PropertiesUtf8"/> when first asked for.</summary>
+    public string PropertiesJson
+    {
+        get => _propertiesJson ??= System.Text.Encoding.UTF8.GetString(_propertiesUtf8.Span);
+        init => _propertiesJson = value;
+    }
+
+    /// <summary>The properties object as UTF-8 JSON, as it came in (the fast parser's slice of the request body).</summary>
+    public ReadOnlyMemory<byte> PropertiesUtf8
+    {
+        get => _propertiesUtf8.IsEmpty && _propertiesJson is not null ? _propertiesUtf8 = System.Text.Encoding.UTF8.GetBytes(_propertiesJson) : _propertiesUtf8;
+        init => _propertiesUtf8 = value;
+    }
+
+    /// <summary>The campaign message the event refers to (<see cref="StoredEvent.MessageRefOf"/> of the properties).</summary>
+    public string? MessageRef { get; init; }
     public double? Revenue { get; init; }
     public string? Currency { get; init; }
     public Utm Utm { get; init; } = Utm.None;

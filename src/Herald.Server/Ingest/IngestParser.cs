@@ -9,7 +9,7 @@ namespace Herald.Server.Ingest;
 /// of <see cref="IngestOp"/>s. Item-level problems become <see cref="IngestError"/>s so the valid items
 /// of the same request are still kept.
 /// </summary>
-public sealed class IngestParser(IngestOptions o, long receivedAt)
+public sealed partial class IngestParser(IngestOptions o, long receivedAt)
 {
     public List<IngestOp> Ops { get; } = [];
     public List<OpResult> Rejected { get; } = [];
@@ -239,10 +239,11 @@ public sealed class IngestParser(IngestOptions o, long receivedAt)
             currency = props.TryGetProperty("currency", out var cur) && cur.ValueKind == JsonValueKind.String ? Currency(cur.GetString()!, $"{propsPath}.currency") : "USD";
         }
         _ = item;
+        var json = props.ValueKind == JsonValueKind.Object ? props.GetRawText() : "{}";
         return new EventInput
         {
             MessageId = messageId, Name = name, Who = who, OccurredAt = occurred,
-            PropertiesJson = props.ValueKind == JsonValueKind.Object ? props.GetRawText() : "{}",
+            PropertiesJson = json, MessageRef = StoredEvent.MessageRefOf(json),
             Revenue = revenue, Currency = currency, Utm = utm,
         };
     }
