@@ -76,6 +76,13 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
     public async Task<PreviewView> PreviewAsync(long appId, long id, PreviewRequest request, CancellationToken ct)
     {
         var campaign = await GetAsync(appId, id, ct) ?? throw ProblemException.NotFound($"Campaign {id}");
+        return await PreviewAsync(appId, campaign.Definition, request, ct);
+    }
+
+    /// <summary>The same preview for a definition not saved yet (the panel wizard while typing); its templates must compile.</summary>
+    public async Task<PreviewView> PreviewAsync(long appId, CampaignDefinition definition, PreviewRequest request, CancellationToken ct)
+    {
+        CampaignValidator.Templates(definition);
         UserView? user = null;
         DeviceView? device = null;
         if (request.InstallationId is { } inst)
@@ -89,7 +96,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
             device = user.Devices.FirstOrDefault();
         }
         else throw ProblemException.BadRequest("Name the recipient: externalId or installationId.", "externalId");
-        var renderer = new CampaignRenderer(campaign.Definition);
+        var renderer = new CampaignRenderer(definition);
         return renderer.Render(CampaignRenderer.Context(user, device), request.Locale ?? device?.Locale);
     }
 
