@@ -138,6 +138,7 @@ public sealed class CampaignTests(E2EHost host)
         (await page.TextContentAsync("h1"))!.ShouldBe("Not yours to send");
         (await page.TextContentAsync("#audience-size"))!.Trim().ShouldBe("2");
         (await page.Locator("#send").CountAsync()).ShouldBe(0);
+        (await page.TextContentAsync("#no-send"))!.ShouldContain("sending needs marketer");
         await PanelDriver.ShotAsync(page, "campaign-review-viewer");
 
         // A hand-made POST with the viewer's own valid anti-forgery token (the wizard's read-only form carries one).
