@@ -313,6 +313,7 @@ public abstract class PanelPagesTests(HeraldHost host)
         broken.GetProperty("previewError").GetString()!.ShouldContain("content.title does not compile");
         broken.GetProperty("audience").GetInt32().ShouldBe(1);
         (await PreviewAsync(m, new Dictionary<string, string>(form) { ["previewFor"] = "nobody" })).GetProperty("previewError").GetString()!.ShouldContain("nobody");
+        (await PreviewAsync(m, new Dictionary<string, string>(form) { ["maxRecipients"] = "lots" })).GetProperty("audienceError").GetString()!.ShouldContain("limits.maxRecipients");
         // Viewers may preview (it reads only) but not save; without the anti-forgery token nothing answers.
         (await PreviewAsync(v, form)).GetProperty("preview").GetProperty("rendered").GetProperty("title").GetString().ShouldBe("Merhaba Şule");
         (await v.PostFormAsync(edit, form)).Status.ShouldBe(HttpStatusCode.Forbidden);

@@ -65,9 +65,11 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
     public async Task<IActionResult> OnPostPreviewAsync()
     {
         var ct = HttpContext.RequestAborted;
-        var d = Read(strict: false);
         int? size = null;
         string? audienceError = null, previewError = null;
+        CampaignDefinition d;
+        try { d = Read(strict: false); }
+        catch (ProblemException p) { return new JsonResult(new { audience = size, audienceError = p.Message, previewFor = (string?)null, preview = (PreviewView?)null, previewError = p.Message }); }
         PreviewView? preview = null;
         var who = Request.Form["previewFor"].ToString().Trim();
         if (d.Audience is { All: false, IncludeSegments: null, Users: null }) size = 0;
