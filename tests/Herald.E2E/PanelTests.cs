@@ -9,40 +9,13 @@ namespace Herald.E2E;
 [Collection(E2ECollection.Name)]
 public sealed class PanelTests(E2EHost host)
 {
-    private const string Password = "Correct-Horse-42-battery";
-    private AccountService Accounts => host.Services.GetRequiredService<AccountService>();
-
-    private async Task<PanelUser> OwnerAsync()
-    {
-        var (user, once) = await Accounts.CreateOwnerAsync($"owner-{Guid.NewGuid():N}@example.com", TestContext.Current.CancellationToken);
-        (await Accounts.ChangePasswordAsync(user.Id, once, Password, "test", TestContext.Current.CancellationToken)).ShouldBeEmpty();
-        return user;
-    }
-
-    private async Task<PanelUser> MemberAsync(long appId, string role, PanelUser inviter)
-    {
-        var email = $"{role}-{Guid.NewGuid():N}@example.com";
-        var token = await Accounts.InviteAsync(inviter, appId, email, role, "test", TestContext.Current.CancellationToken);
-        (await Accounts.AcceptInvitationAsync(token!, Password, "test", TestContext.Current.CancellationToken)).ShouldBeEmpty();
-        return (await Accounts.FindByEmailAsync(email, TestContext.Current.CancellationToken))!;
-    }
-
-    private async Task<IPage> PageAsync()
-    {
-        var context = await host.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = host.BaseAddress.ToString(), ViewportSize = new ViewportSize { Width = 1280, Height = 800 } });
-        return await context.NewPageAsync();
-    }
-
-    private static async Task LoginAsync(IPage page, string email, string password)
-    {
-        await page.GotoAsync("/panel/login");
-        await page.FillAsync("input[name=email]", email);
-        await page.FillAsync("input[name=password]", password);
-        await page.ClickAsync("button[type=submit]");
-    }
-
-    private static Task ShotAsync(IPage page, string name) =>
-        page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(E2EHost.Artifacts, $"panel-{name}.png"), FullPage = true });
+    private const string Password = PanelDriver.Password;
+    private readonly PanelDriver _panel = new(host);
+    private AccountService Accounts => _panel.Accounts;
+    private Task<PanelUser> OwnerAsync() => _panel.OwnerAsync();
+    private Task<IPage> PageAsync() => _panel.PageAsync();
+    private static Task LoginAsync(IPage page, string email, string password) => PanelDriver.LoginAsync(page, email, password);
+    private static Task ShotAsync(IPage page, string name) => PanelDriver.ShotAsync(page, name);
 
     [Fact]
     public async Task Owner_signs_in_and_sees_the_app_switcher()
@@ -142,7 +115,7 @@ public sealed class PanelTests(E2EHost host)
             foreach (var platform in new[] { "ios", "ios", "ios", "android", "android" })
                 (await sdk.PostAsJsonAsync("/sdk/v1/devices", new { platform, pushEnabled = true }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
         }
-        var marketer = await MemberAsync(app.Id, Roles.Marketer, owner);
+        var marketer = await _panel.MemberAsync(app.Id, Roles.Marketer, owner);
         var page = await PageAsync();
         await LoginAsync(page, marketer.Email, Password);
         await page.WaitForURLAsync("**/panel");
@@ -162,7 +135,7 @@ public sealed class PanelTests(E2EHost host)
         await ShotAsync(page, "segments");
         await page.Context.CloseAsync();
 
-        var viewer = await MemberAsync(app.Id, Roles.Viewer, owner);
+        var viewer = await _panel.MemberAsync(app.Id, Roles.Viewer, owner);
         var v = await PageAsync();
         await LoginAsync(v, viewer.Email, Password);
         await v.WaitForURLAsync("**/panel");
@@ -201,10 +174,8 @@ public sealed class PanelTests(E2EHost host)
             })).ToList();
             (await sdk.PostAsJsonAsync("/sdk/v1/events", new { installationId = device, events }, ct)).EnsureSuccessStatusCode();
         }
-        var page = await PageAsync();
-        page.Dialog += async (_, d) => { if (d.Type == "prompt") await d.AcceptAsync("E2E check"); else await d.AcceptAsync(); };
-        await LoginAsync(page, owner.Email, Password);
-        await page.WaitForURLAsync("**/panel");
+        await host.ConnectPushAsync(app.RestKey);
+        var page = await _panel.SignedInAsync(owner);
         var root = $"/panel/apps/{app.Id}";
 
         await page.GotoAsync($"{root}/settings");
@@ -219,11 +190,14 @@ public sealed class PanelTests(E2EHost host)
 
         await page.GotoAsync($"{root}/users?q=e2e%40example.com");
         (await page.TextContentAsync("#devices"))!.ShouldContain(device);
-        await ShotAsync(page, "users");
 
         await page.GotoAsync($"{root}/analytics?event=Viewed+Product");
         await Assertions.Expect(page.Locator("#trend-chart")).ToBeVisibleAsync();
         await ShotAsync(page, "analytics-trend");
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("#trend-csv"));
+        download.SuggestedFilename.ShouldEndWith(".csv");
+        var csv = await File.ReadAllTextAsync((await download.PathAsync())!, ct);
+        csv.TrimStart('\uFEFF').ShouldStartWith("day_start,events,unique_devices,unique_users,revenue");
         await page.GotoAsync($"{root}/analytics/funnel?step=Viewed+Product&step=Bought");
         await Assertions.Expect(page.Locator("#funnel-chart")).ToBeVisibleAsync();
         await ShotAsync(page, "analytics-funnel");
@@ -244,10 +218,23 @@ public sealed class PanelTests(E2EHost host)
         await ShotAsync(page, "campaigns-empty");
         await page.ClickAsync("text=+ New campaign");
         await page.FillAsync("input[name=name]", "E2E welcome");
+        // The phone beside the fields shows what is typed at once…
         await page.FillAsync("input[name=title]", "Hello {{first_name}}");
         await page.FillAsync("#step-what textarea[name=body]", "Your {{city}} deals are here");
+        await Assertions.Expect(page.Locator("#live-preview [data-preview=title]")).ToHaveTextAsync("Hello {{first_name}}");
+        // …and, for a chosen user, the server's rendering of the unsaved form with their profile.
+        await page.FillAsync("#preview-for", "e2e-user");
+        await Assertions.Expect(page.Locator("#live-preview [data-preview=title]")).ToHaveTextAsync("Hello Deniz");
+        await Assertions.Expect(page.Locator("#live-preview [data-preview=body]")).ToHaveTextAsync("Your Izmir deals are here");
+        await Assertions.Expect(page.Locator("#preview-note")).ToContainTextAsync("As e2e-user will see it");
+        // A Turkish variant: the device speaks en-US, so the preview stays English.
+        await page.ClickAsync("#languages summary");
+        await page.FillAsync(".locale-row >> nth=0 >> input[name=localeCode]", "tr");
+        await page.FillAsync(".locale-row >> nth=0 >> input[name=localeTitle]", "Merhaba {{first_name}}");
         await page.CheckAsync("input[name=audience][value=users]");
         await page.FillAsync("textarea[name=users]", "e2e-user");
+        await Assertions.Expect(page.Locator("#wizard-audience")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#live-preview [data-preview=title]")).ToHaveTextAsync("Hello Deniz");
         await ShotAsync(page, "campaign-wizard");
         await page.ClickAsync("button[type=submit].primary");
         await page.WaitForURLAsync("**/review");
@@ -258,16 +245,18 @@ public sealed class PanelTests(E2EHost host)
         await ShotAsync(page, "campaign-review");
         await page.ClickAsync("#send");
         await page.WaitForURLAsync("**/report");
-        // The test host has no push credentials: the ledger holds the row (targeted 1) and the report says so.
         await Assertions.Expect(page.Locator("[data-key=targeted]")).ToHaveTextAsync("1");
-        await Assertions.Expect(page.Locator("#live")).ToContainTextAsync("updated", new() { Timeout = 10_000 });
-        await ShotAsync(page, "campaign-report");
-        await page.ClickAsync("#stop");
-        await Assertions.Expect(page.Locator(".flash")).ToBeVisibleAsync();
-        (await page.TextContentAsync("#history"))!.ShouldContain("E2E check");
-        await ShotAsync(page, "campaign-stopped");
+        // Sent through the loopback FCM server; the page polls and reloads when the send is done.
+        await Assertions.Expect(page.Locator("[data-key=sent]")).ToHaveTextAsync("1", new() { Timeout = 15_000 });
+        await Assertions.Expect(page.Locator("[data-key=state]")).ToHaveTextAsync("sent", new() { Timeout = 15_000 });
+        host.Providers.Fcm.Received.ShouldContain(r => r.Token == "fcm-e2e-token" && r.Title == "Hello Deniz");
         await page.GotoAsync($"{root}/campaigns");
         await ShotAsync(page, "campaigns");
+
+        // The user's page lists the message received.
+        await page.GotoAsync($"{root}/users?q=e2e-user");
+        (await page.TextContentAsync("#messages"))!.ShouldContain("E2E welcome");
+        await ShotAsync(page, "users");
         await page.Context.CloseAsync();
     }
 }

@@ -104,9 +104,9 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
-    public async Task Analytics_pages_draw_the_trend_funnel_and_retention()
+    public async Task Analytics_pages_draw_the_trend_funnel_and_retention_and_export_them()
     {
-        var (app, _, v, _) = await SetUpAsync();
+        var (app, _, v, a) = await SetUpAsync();
         var url = $"/panel/apps/{app.Id}/analytics";
         (await v.GetAsync(url)).Body.ShouldContain("No events yet.");
         var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"ios"}""")).GetProperty("installationId").GetString()!;
@@ -136,6 +136,21 @@ public abstract class PanelPagesTests(HeraldHost host)
         retention.Status.ShouldBe(HttpStatusCode.OK);
         retention.Body.ShouldContain("id=\"retention-table\"");
         retention.Body.ShouldContain(Day(2));
+
+        // CSV downloads of the same results: exports are for marketers and above, and audited.
+        trend.Body.ShouldNotContain("id=\"trend-csv\"");
+        (await v.GetAsync($"{url}?event=Viewed+Product&handler=csv")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await a.GetAsync($"{url}?event=Viewed+Product")).Body.ShouldContain("id=\"trend-csv\"");
+        var trendCsv = await a.GetAsync($"{url}?event=Viewed+Product&from={Day(3)}&to={Day(0)}&handler=csv");
+        trendCsv.Status.ShouldBe(HttpStatusCode.OK);
+        trendCsv.Body.TrimStart('\uFEFF').Split("\r\n").ShouldBe([
+            "day_start,events,unique_devices,unique_users,revenue", $"{Day(3)},0,0,0,0", $"{Day(2)},1,1,0,0", $"{Day(1)},1,1,0,0", $"{Day(0)},0,0,0,0", ""]);
+        var funnelCsv = await a.GetAsync($"{url}/funnel?step=Viewed+Product&step=Bought&windowDays=7&handler=csv");
+        funnelCsv.Body.TrimStart('\uFEFF').Split("\r\n").ShouldBe([
+            "step,event,reached,from_previous,from_start,dropped_after", "1,Viewed Product,1,1,1,0", "2,Bought,1,1,1,0", ""]);
+        var retentionCsv = await a.GetAsync($"{url}/retention?cohortEvent=Viewed+Product&returnEvent=Viewed+Product&period=day&periods=2&handler=csv");
+        retentionCsv.Body.TrimStart('\uFEFF').ShouldStartWith($"cohort_start,size,day_0,day_1\r\n{Day(2)},1,1,"); // the same columns as the grid
+        (await AuditAsync()).Count(e => e.AppId == app.Id && e.Action == "analytics.export").ShouldBe(3);
     }
 
     [Fact]
@@ -203,7 +218,15 @@ public abstract class PanelPagesTests(HeraldHost host)
         review.Status.ShouldBe(HttpStatusCode.OK);
         review.Body.ShouldContain("Hi Ay"); review.Body.ShouldContain("id=\"device-preview\"");
         review.Body.ShouldContain("id=\"audience-size\">1<");
+        review.Body.ShouldContain("id=\"send\"");
+        // A viewer reads the review page without a Send button, and a crafted send is refused and audited.
+        var viewerReview = await v.GetAsync(saved.Location);
+        viewerReview.Status.ShouldBe(HttpStatusCode.OK);
+        viewerReview.Body.ShouldNotContain("id=\"send\"");
         (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string>(), saved.Location + "?handler=send")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await AuditAsync()).ShouldContain(e => e.AppId == app.Id && e.Action == "refused" && e.Detail == $"POST {saved.Location} needs EditCampaigns");
+        (await host.Services.GetRequiredService<Herald.Server.Campaigns.CampaignService>().GetAsync(app.Id, long.Parse(saved.Location.Split('/')[^2], System.Globalization.CultureInfo.InvariantCulture), CancellationToken.None))!
+            .State.ShouldBe("draft");
 
         var sent = await m.PostFormAsync(saved.Location, new Dictionary<string, string>(), saved.Location + "?handler=send");
         sent.Location.ShouldNotBeNull();
@@ -220,6 +243,19 @@ public abstract class PanelPagesTests(HeraldHost host)
         }
         json.GetProperty("sent").GetInt32().ShouldBe(1);
         (await m.GetAsync(list)).Body.ShouldContain("Panel hello");
+        // The user's page lists it under messages received; so does the REST API, for the user and the device.
+        var profile = (await v.GetAsync($"/panel/apps/{app.Id}/users?q=wizard-user")).Body;
+        profile[profile.IndexOf("id=\"messages\"", StringComparison.Ordinal)..].ShouldContain("Panel hello");
+        foreach (var path in new[] { "/api/v1/users/wizard-user/messages", $"/api/v1/devices/{device}/messages" })
+        {
+            var received = (await app.Rest().GetJson(path)).EnumerateArray().ToList();
+            received.Count.ShouldBe(1, path);
+            received[0].GetProperty("campaign").GetString().ShouldBe("Panel hello");
+            received[0].GetProperty("state").GetString().ShouldBe("sent");
+            received[0].GetProperty("installationId").GetString().ShouldBe(device);
+        }
+        (await app.Rest().GetJson("/api/v1/users/nobody/messages")).GetArrayLength().ShouldBe(0);
+        await (await app.Rest().GetAsync("/api/v1/users/wizard-user/messages?limit=0", TestContext.Current.CancellationToken)).ShouldBeProblem(HttpStatusCode.BadRequest, "limit");
 
         (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["reason"] = "x" }, sent.Location + "?handler=stop")).Status.ShouldBe(HttpStatusCode.Forbidden);
         (await m.PostFormAsync(sent.Location, new Dictionary<string, string> { ["reason"] = "" }, sent.Location + "?handler=stop")).Body.ShouldContain("Give a reason");
@@ -233,6 +269,70 @@ public abstract class PanelPagesTests(HeraldHost host)
         var audit = await AuditAsync();
         foreach (var action in new[] { "campaign.create", "campaign.send", "campaign.recall" })
             audit.ShouldContain(e => e.AppId == app.Id && e.Action == action);
+    }
+    [Fact]
+    public async Task Wizard_previews_the_unsaved_form_for_a_user_and_saves_languages_exclusions_and_limits()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        foreach (var (platform, locale, user, name) in new[] { ("android", "tr-TR", "tr-user", "Şule"), ("ios", "en-US", "en-user", "Sam") })
+        {
+            var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"{{{platform}}}","pushToken":"{{{platform}}}-{{{Guid.NewGuid():N}}}","pushEnabled":true,"locale":"{{{locale}}}"}"""))
+                .GetProperty("installationId").GetString()!;
+            await app.Sdk().PostOk("/sdk/v1/identify", $$$"""{"installationId":"{{{device}}}","externalId":"{{{user}}}","attributes":{"first_name":"{{{name}}}"}}""");
+        }
+        using var created = await app.Rest().PostAsync("/api/v1/segments", Http.Json("""{"name":"iPhones","rules":{"device":"platform","op":"eq","value":"ios"}}"""), TestContext.Current.CancellationToken);
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var iphones = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("id").GetInt64();
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var edit = $"/panel/apps/{app.Id}/campaigns/edit";
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Arrivals", ["channel"] = "push", ["title"] = "Hi {{first_name}}", ["body"] = "New arrivals",
+            ["localeCode"] = "tr", ["localeTitle"] = "Merhaba {{first_name}}", ["localeBody"] = "Yeni ürünler",
+            ["audience"] = "all", ["exclude"] = iphones.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["schedule"] = "now", ["maxPerDay"] = "2", ["maxRecipients"] = "100", ["previewFor"] = "tr-user",
+        };
+        async Task<System.Text.Json.JsonElement> PreviewAsync(PanelClient c, Dictionary<string, string> f)
+        {
+            var r = await c.PostFormAsync(edit, f, edit + "?handler=preview");
+            r.Status.ShouldBe(HttpStatusCode.OK, r.Body);
+            return System.Text.Json.JsonDocument.Parse(r.Body).RootElement.Clone();
+        }
+
+        // The Turkish device gets the Turkish variant with its own name; everyone but the iPhones is reachable.
+        var tr = await PreviewAsync(m, form);
+        tr.GetProperty("audience").GetInt32().ShouldBe(1);
+        tr.GetProperty("preview").GetProperty("locale").GetString().ShouldBe("tr");
+        tr.GetProperty("preview").GetProperty("rendered").GetProperty("title").GetString().ShouldBe("Merhaba Şule");
+        tr.GetProperty("preview").GetProperty("rendered").GetProperty("body").GetString().ShouldBe("Yeni ürünler");
+        var en = await PreviewAsync(m, new Dictionary<string, string>(form) { ["previewFor"] = "en-user", ["exclude"] = "" });
+        en.GetProperty("audience").GetInt32().ShouldBe(2);
+        en.GetProperty("preview").GetProperty("rendered").GetProperty("title").GetString().ShouldBe("Hi Sam");
+        var broken = await PreviewAsync(m, new Dictionary<string, string>(form) { ["title"] = "Hi {{first_name" });
+        broken.GetProperty("previewError").GetString()!.ShouldContain("content.title does not compile");
+        broken.GetProperty("audience").GetInt32().ShouldBe(1);
+        (await PreviewAsync(m, new Dictionary<string, string>(form) { ["previewFor"] = "nobody" })).GetProperty("previewError").GetString()!.ShouldContain("nobody");
+        (await PreviewAsync(m, new Dictionary<string, string>(form) { ["maxRecipients"] = "lots" })).GetProperty("audienceError").GetString()!.ShouldContain("limits.maxRecipients");
+        // Viewers may preview (it reads only) but not save; without the anti-forgery token nothing answers.
+        (await PreviewAsync(v, form)).GetProperty("preview").GetProperty("rendered").GetProperty("title").GetString().ShouldBe("Merhaba Şule");
+        (await v.PostFormAsync(edit, form)).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await m.PostFormAsync(edit, form, edit + "?handler=preview", withToken: false)).Status.ShouldBe(HttpStatusCode.BadRequest);
+
+        var saved = await m.PostFormAsync(edit, form);
+        saved.Location.ShouldNotBeNull();
+        var id = long.Parse(saved.Location.Split('/')[^2], System.Globalization.CultureInfo.InvariantCulture);
+        var d = (await host.Services.GetRequiredService<Herald.Server.Campaigns.CampaignService>().GetAsync(app.Id, id, CancellationToken.None))!.Definition;
+        d.Content.Locales!["tr"].Title.ShouldBe("Merhaba {{first_name}}");
+        d.Content.Locales["tr"].Body.ShouldBe("Yeni ürünler");
+        d.Audience.All.ShouldBeTrue();
+        d.Audience.ExcludeSegments.ShouldBe([iphones]);
+        d.Limits.MaxPerUserPerDay.ShouldBe(2);
+        d.Limits.MaxRecipients.ShouldBe(100);
+        var again = await m.GetAsync($"{edit}/{id}");
+        again.Body.ShouldContain("name=\"localeCode\" value=\"tr\"");
+        again.Body.ShouldContain("id=\"wizard-audience\">1<");
+        (await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["maxPerDay"] = "-1" })).Body.ShouldContain("limits.maxPerUserPerDay must be a whole number");
     }
 }
 

@@ -14,6 +14,7 @@ public static class CampaignEndpoints
         builder.Services.AddSingleton<CampaignReports>();
         builder.Services.AddSingleton<CampaignStops>();
         builder.Services.AddSingleton<CampaignRecall>();
+        builder.Services.AddSingleton<RecipientMessages>();
         builder.Services.AddSingleton<TransactionalMessages>();
         builder.Services.AddSingleton<Ingest.IIngestObserver, CampaignAttribution>();
         builder.Services.AddOptions<DispatchOptions>().Bind(builder.Configuration.GetSection(DispatchOptions.Section)).ValidateDataAnnotations().ValidateOnStart();
@@ -68,6 +69,14 @@ public static class CampaignEndpoints
             TypedResults.Ok(await recall.RecallAsync(auth.AppId, id, CampaignService.Actor(auth.Caller), body?.Reason, ct)))
             .WithSummary("Withdraw a delivered mobile push: a silent command push to every device it reached. Web push, email and SMS answer 409 with the reason.");
 
+        var people = app.MapGroup("/api/v1").WithTags("Users and devices");
+        people.MapGet("/users/{externalId}/messages", async Task<Ok<IReadOnlyList<ReceivedMessage>>> (string externalId, RestAuth auth, RecipientMessages messages, CancellationToken ct, int limit = 50) =>
+            TypedResults.Ok(await messages.ForUserAsync(auth.AppId, externalId, MessagesLimit(limit), ct)))
+            .WithSummary("Messages a user was sent (every channel, newest first) and what happened to each: opened, converted, recalled.");
+        people.MapGet("/devices/{installationId}/messages", async Task<Ok<IReadOnlyList<ReceivedMessage>>> (string installationId, RestAuth auth, RecipientMessages messages, CancellationToken ct, int limit = 50) =>
+            TypedResults.Ok(await messages.ForDeviceAsync(auth.AppId, installationId, MessagesLimit(limit), ct)))
+            .WithSummary("Messages a device was sent (newest first).");
+
         app.MapPost("/api/v1/messages", async Task<Ok<PlanSummary>> (TransactionalRequest body, RestAuth auth, HttpContext http, TransactionalMessages messages, CancellationToken ct) =>
         {
             var key = http.Request.Headers["Idempotency-Key"].ToString();
@@ -75,6 +84,9 @@ public static class CampaignEndpoints
         }).WithTags("Transactional").WithSummary("Send now to named users or devices (urgent lane). The same Idempotency-Key twice sends once and answers the first result.");
         return app;
     }
+
+    private static int MessagesLimit(int limit) =>
+        limit is >= 1 and <= 500 ? limit : throw ProblemException.BadRequest($"limit must be 1-500; got {limit}.", "limit", 500);
 }
 
 public sealed record AudienceSize(int Recipients);

@@ -76,6 +76,13 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
     public async Task<PreviewView> PreviewAsync(long appId, long id, PreviewRequest request, CancellationToken ct)
     {
         var campaign = await GetAsync(appId, id, ct) ?? throw ProblemException.NotFound($"Campaign {id}");
+        return await PreviewAsync(appId, campaign.Definition, request, ct);
+    }
+
+    /// <summary>The same preview for a definition not saved yet (the panel wizard while typing); its templates must compile.</summary>
+    public async Task<PreviewView> PreviewAsync(long appId, CampaignDefinition definition, PreviewRequest request, CancellationToken ct)
+    {
+        CampaignValidator.Templates(definition);
         UserView? user = null;
         DeviceView? device = null;
         if (request.InstallationId is { } inst)
@@ -89,10 +96,10 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
             device = user.Devices.FirstOrDefault();
         }
         else throw ProblemException.BadRequest("Name the recipient: externalId or installationId.", "externalId");
-        var variants = campaign.Definition.AbTest?.Variants.Count ?? 1;
+        var variants = definition.AbTest?.Variants.Count ?? 1;
         if (request.Variant is { } v && (v < 0 || v >= variants))
             throw ProblemException.BadRequest($"variant must be 0–{variants - 1} (the campaign has {variants} content variant(s)); got {v}.", "variant", variants - 1);
-        var renderer = new CampaignRenderer(AbTests.ForVariant(campaign.Definition, request.Variant ?? 0));
+        var renderer = new CampaignRenderer(AbTests.ForVariant(definition, request.Variant ?? 0));
         return renderer.Render(CampaignRenderer.Context(user, device), request.Locale ?? device?.Locale);
     }
 

@@ -124,7 +124,7 @@ public static class CampaignValidator
         return all.Where(x => x.Item2 is not null).Select(x => (x.Item1, x.Item2!, x.Item3));
     }
 
-    private static void Templates(CampaignDefinition d)
+    internal static void Templates(CampaignDefinition d)
     {
         foreach (var (field, source, html) in TemplateFields(d))
         {

@@ -39,6 +39,9 @@ public abstract class PanelPage(AccountService accounts) : PageModel
 
     public bool Can(Permission p) => Roles.Allows(Role, p);
 
+    /// <summary>This page's address with its filters, answered as a CSV download (pages with a <c>csv</c> handler).</summary>
+    public string CsvUrl => Request.Path + Request.QueryString.Add("handler", "csv");
+
     public override async Task OnPageHandlerExecutionAsync(PageHandlerExecutingContext context, PageHandlerExecutionDelegate next)
     {
         var ct = HttpContext.RequestAborted;

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Server.Apps;
+using Herald.Sim.Providers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -13,8 +14,9 @@ using Microsoft.Playwright;
 namespace Herald.E2E.Support;
 
 /// <summary>
-/// A real Herald on Kestrel (127.0.0.1, a free port, SQLite in a temp folder) and a headless Debian
-/// Chromium driven by Playwright. One per test collection; each test makes its own app.
+/// A real Herald on Kestrel (127.0.0.1, a free port, SQLite in a temp folder), its gateways pointed at
+/// the loopback FCM, APNs, web push and SMS servers, and a headless Debian Chromium driven by
+/// Playwright. One per test collection; each test makes its own app.
 /// </summary>
 public sealed class E2EHost : IAsyncLifetime
 {
@@ -30,13 +32,22 @@ public sealed class E2EHost : IAsyncLifetime
     /// <summary>The host's clock: starts at the real time and moves only when a test says (idle timeouts, expiry).</summary>
     public Herald.Sim.Local.ManualClock Clock { get; } = new();
 
+    /// <summary>Loopback providers that speak the real wire protocols; <see cref="ConnectPushAsync"/> gives an app their credentials.</summary>
+    public LoopbackProviders Providers { get; private set; } = null!;
+
     /// <summary>Where screenshots go; CI keeps them as artifacts.</summary>
     public static string Artifacts { get; } = Path.Combine(AppContext.BaseDirectory, "artifacts");
 
     public async ValueTask InitializeAsync()
     {
+        Providers = await LoopbackProviders.StartAsync(Clock);
         _factory = new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
         {
+            foreach (var (k, v) in Providers.HeraldSettings()) b.UseSetting(k, v);
+            // Small chunks and little concurrency, so a send of a few dozen messages takes several rounds (and can be stopped).
+            b.UseSetting("Herald:Dispatch:ChunkSize", "5");
+            b.UseSetting("Herald:Dispatch:BulkConcurrency", "2");
+            b.UseSetting("Herald:Dispatch:Poll", "00:00:00.100");
             b.UseSetting("Herald:Storage:Provider", "Sqlite");
             b.UseSetting("Herald:Storage:DataDirectory", _dir);
             b.UseSetting("Herald:Demo:CreateOnFirstStart", "false");
@@ -82,11 +93,20 @@ public sealed class E2EHost : IAsyncLifetime
             body.GetProperty("restKey").GetProperty("key").GetString()!);
     }
 
+    /// <summary>Stores the loopback FCM and APNs credentials for the app, as an admin would (REST API).</summary>
+    public async Task ConnectPushAsync(string restKey)
+    {
+        using var c = Client(restKey);
+        foreach (var (channel, body) in new[] { ("fcm", Providers.FcmCredentials), ("apns", Providers.ApnsCredentials) })
+            (await c.PutAsJsonAsync($"/api/v1/app/credentials/{channel}", body)).EnsureSuccessStatusCode();
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Browser is not null) await Browser.DisposeAsync();
         _playwright?.Dispose();
         if (_factory is not null) await _factory.DisposeAsync();
+        if (Providers is not null) await Providers.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try { Directory.Delete(_dir, true); } catch (IOException) { }
     }

@@ -1,5 +1,6 @@
 using Herald.Server.Accounts;
 using Herald.Server.Analytics;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Server.Panel.Pages.Apps;
 
@@ -29,6 +30,17 @@ public sealed class AnalyticsModel(AccountService accounts, AnalyticsService ana
         if (Event is null) return;
         if (!await TryAsync(async () => Series = await analytics.SeriesAsync(AppId, Event, From, To, Interval, null, 10, null, 14, ct)))
             Response.StatusCode = StatusCodes.Status400BadRequest;
+    }
+
+    /// <summary>The trend shown, as CSV: one row per day, week or month with all three measures.</summary>
+    [Needs(Permission.Export)]
+    public async Task<IActionResult> OnGetCsvAsync(string? @event, string? interval, string? measure, string? from, string? to, string? chart)
+    {
+        await OnGetAsync(@event, interval, measure, from, to, chart);
+        if (Series is not { } s) return Page();
+        await AuditAsync("analytics.export", $"trend of '{s.Event}' per {s.Interval}, {s.From} – {s.To}");
+        return PanelCsv.File($"trend-{s.From}-{s.To}.csv", [$"{s.Interval}_start", "events", "unique_devices", "unique_users", "revenue"],
+            s.Buckets.Select(b => new object?[] { b.Start, b.Count, b.UniqueDevices, b.UniqueUsers, b.Revenue }));
     }
 
     public long Value(SeriesBucket b) => Measure switch { "devices" => b.UniqueDevices, "users" => b.UniqueUsers, _ => b.Count };

@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Server.Panel.Pages.Apps;
 
-/// <summary>Step 4: summary, reachable audience size (<see cref="CampaignPlanner"/>), a device preview for a chosen user (<see cref="CampaignService.PreviewAsync"/>), send.</summary>
+/// <summary>Step 4: summary, reachable audience size (<see cref="CampaignPlanner"/>), a device preview for a chosen user (<see cref="CampaignService.PreviewAsync(long, long, PreviewRequest, CancellationToken)"/>), send.</summary>
 public sealed class CampaignReviewModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, DispatchWorker dispatch) : PanelPage(accounts)
 {
     public override string Section => "campaigns";
@@ -21,8 +21,7 @@ public sealed class CampaignReviewModel(AccountService accounts, CampaignService
         PreviewFor = string.IsNullOrWhiteSpace(previewFor) ? null : previewFor.Trim();
         if (PreviewFor is not null)
         {
-            var request = PreviewFor.Length > 20 && Guid.TryParse(PreviewFor, out _) ? new PreviewRequest(InstallationId: PreviewFor) : new PreviewRequest(ExternalId: PreviewFor);
-            if (!await TryAsync(async () => Preview = await campaigns.PreviewAsync(AppId, id, request, HttpContext.RequestAborted)))
+            if (!await TryAsync(async () => Preview = await campaigns.PreviewAsync(AppId, id, CampaignEditModel.Recipient(PreviewFor), HttpContext.RequestAborted)))
                 Response.StatusCode = StatusCodes.Status400BadRequest;
         }
         return Page();

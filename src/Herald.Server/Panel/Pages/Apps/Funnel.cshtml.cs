@@ -1,5 +1,6 @@
 using Herald.Server.Accounts;
 using Herald.Server.Analytics;
+using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Server.Panel.Pages.Apps;
 
@@ -30,5 +31,16 @@ public sealed class FunnelModel(AccountService accounts, AnalyticsService analyt
         var request = new FunnelRequest(Steps.Select(s => new FunnelStepRequest(s)).ToList(), WindowDays * 86_400L, Order, null, By, From, To);
         if (!await TryAsync(async () => Result = AnalyticsService.Describe(await analytics.FunnelAsync(AppId, request, ct))))
             Response.StatusCode = StatusCodes.Status400BadRequest;
+    }
+
+    /// <summary>The funnel shown, as CSV: one row per step.</summary>
+    [Needs(Permission.Export)]
+    public async Task<IActionResult> OnGetCsvAsync(string[]? step, int? windowDays, string? order, string? by, string? from, string? to)
+    {
+        await OnGetAsync(step, windowDays, order, by, from, to);
+        if (Result is not { } r) return Page();
+        await AuditAsync("analytics.export", $"funnel {string.Join(" → ", r.Steps.Select(s => s.Event))} by {r.By}");
+        return PanelCsv.File("funnel.csv", ["step", "event", "reached", "from_previous", "from_start", "dropped_after"],
+            r.Steps.Select(s => new object?[] { s.Step, s.Event, s.Count, s.ConversionFromPrevious, s.ConversionFromStart, s.DroppedAfter }));
     }
 }

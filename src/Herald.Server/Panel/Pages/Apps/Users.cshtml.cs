@@ -1,12 +1,13 @@
 using Herald.Server.Accounts;
+using Herald.Server.Campaigns;
 using Herald.Server.Delivery;
 using Herald.Server.Identity;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Herald.Server.Panel.Pages.Apps;
 
-/// <summary>Look up one user or device by external id, installation id or email (read-only, through <see cref="IdentityStore"/>).</summary>
-public sealed class UsersModel(AccountService accounts, IdentityStore identity, TestSends tests) : PanelPage(accounts)
+/// <summary>Look up one user or device by external id, installation id or email (read-only, through <see cref="IdentityStore"/>): profile, devices, messages received (<see cref="RecipientMessages"/>), recent events.</summary>
+public sealed class UsersModel(AccountService accounts, IdentityStore identity, RecipientMessages messages, TestSends tests) : PanelPage(accounts)
 {
     public override string Section => "users";
     public string? Q { get; private set; }
@@ -14,6 +15,7 @@ public sealed class UsersModel(AccountService accounts, IdentityStore identity, 
     public DeviceView? Device { get; private set; }
     public IReadOnlyList<string> Matches { get; private set; } = [];
     public IReadOnlyList<EventView> Events { get; private set; } = [];
+    public IReadOnlyList<ReceivedMessage> Messages { get; private set; } = [];
     public bool Searched => Q is not null;
     public TestSendResult? TestResult { get; private set; }
 
@@ -50,7 +52,15 @@ public sealed class UsersModel(AccountService accounts, IdentityStore identity, 
             Device = await identity.GetDeviceAsync(AppId, Q, ct);
             if (Device?.ExternalId is { } ext) Profile = await identity.GetUserAsync(AppId, ext, ct);
         }
-        if (Profile is not null) Events = await identity.RecentEventsAsync(AppId, Profile.ExternalId, null, 50, ct);
-        else if (Device is not null) Events = await identity.RecentEventsAsync(AppId, null, Device.InstallationId, 50, ct);
+        if (Profile is not null)
+        {
+            Events = await identity.RecentEventsAsync(AppId, Profile.ExternalId, null, 50, ct);
+            Messages = await messages.ForUserAsync(AppId, Profile.ExternalId, 50, ct);
+        }
+        else if (Device is not null)
+        {
+            Events = await identity.RecentEventsAsync(AppId, null, Device.InstallationId, 50, ct);
+            Messages = await messages.ForDeviceAsync(AppId, Device.InstallationId, 50, ct);
+        }
     }
 }
