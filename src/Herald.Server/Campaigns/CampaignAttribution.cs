@@ -21,9 +21,10 @@ public sealed class CampaignAttribution(Db db) : IIngestObserver
         var dismisses = new List<object>();
         foreach (var e in events)
         {
-            if (e.MessageRef is not { } messageId) continue;
-            if (Opens.Contains(e.Name)) opens.Add(new { e.AppId, messageId, at = e.OccurredAt });
-            else if (e.Name == BuiltInEvents.PushDismissed) dismisses.Add(new { e.AppId, messageId, at = e.OccurredAt });
+            if (!LedgerMessageId.TryParse(e.MessageRef, out var campaign, out var recipient)) continue;
+            var row = new { e.AppId, campaign, recipient, messageId = e.MessageRef, at = e.OccurredAt };
+            if (Opens.Contains(e.Name)) opens.Add(row);
+            else if (e.Name == BuiltInEvents.PushDismissed) dismisses.Add(row);
         }
         var revenue = events.Where(e => e.Revenue is not null && e.UserOrdinal is not null).ToList();
         if (opens.Count == 0 && dismisses.Count == 0 && revenue.Count == 0) return;
@@ -31,11 +32,11 @@ public sealed class CampaignAttribution(Db db) : IIngestObserver
         await using var tx = await conn.BeginTransactionAsync();
         if (opens.Count > 0)
             await conn.ExecuteAsync(
-                "UPDATE deliveries SET opened_at = COALESCE(opened_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'opened' ELSE state END WHERE app_id = @AppId AND message_id = @messageId",
+                "UPDATE deliveries SET opened_at = COALESCE(opened_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'opened' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
                 opens, tx);
         if (dismisses.Count > 0)
             await conn.ExecuteAsync(
-                "UPDATE deliveries SET dismissed_at = COALESCE(dismissed_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'dismissed' ELSE state END WHERE app_id = @AppId AND message_id = @messageId",
+                "UPDATE deliveries SET dismissed_at = COALESCE(dismissed_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'dismissed' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
                 dismisses, tx);
         // A purchase within the window after an open converts the most recent opened message of that user.
         foreach (var e in revenue)

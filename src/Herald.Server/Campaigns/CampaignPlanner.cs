@@ -76,7 +76,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var candidates = await CandidatesAsync(conn, tx, appId, d, ct);
         if (d.Limits.MaxRecipients is { } maxRecipients && candidates.Count > maxRecipients)
             candidates = candidates.Take(maxRecipients).ToList();
-        var sentBefore = await RecentCountsAsync(conn, tx, appId, now);
+        // No cap, nothing to count: the look-back over the app's recent ledger is skipped.
+        var sentBefore = cap == FrequencyCap.None ? [] : await RecentCountsAsync(conn, tx, appId, now);
 
         var zones = new Dictionary<string, TimeZoneInfo>(StringComparer.Ordinal);
         var plans = candidates.Select(c =>
@@ -114,7 +115,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             }
             else if (rowState == DeliveryStates.Held) held++;
             else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
-            rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, $"{campaignId}-{c.Recipient}",
+            rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, LedgerMessageId.Format(campaignId, c.Recipient),
                 d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
         }
@@ -191,6 +192,14 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                 .Where(p => a.Platforms is not { Count: > 0 } || a.Platforms.Contains(p)).ToArray();
             if (platforms.Length == 0) return [];
             var isExplicit = $"({db.In("d.installation_id", "devices")} OR {db.In("u.external_id", "users")})";
+            // Only the named devices and the devices of the named users are read (by index), not every
+            // device of the app: a transactional send to a few people stays fast however big the app is.
+            var named = $"""
+                d.ordinal IN (SELECT n.ordinal FROM devices n WHERE n.app_id = @appId AND {db.In("n.installation_id", "devices")}
+                              UNION ALL
+                              SELECT n.ordinal FROM users m JOIN devices n ON n.app_id = m.app_id AND n.user_ordinal = m.ordinal
+                              WHERE m.app_id = @appId AND {db.In("m.external_id", "users")})
+                """;
             var sql = $"""
                 SELECT d.ordinal AS Recipient, d.ordinal AS DeviceOrdinal, d.user_ordinal AS UserOrdinal, d.platform AS Platform, d.timezone AS Timezone,
                        CASE WHEN {isExplicit} THEN TRUE ELSE FALSE END AS Explicit,
@@ -198,7 +207,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                 FROM devices d LEFT JOIN users u ON u.app_id = d.app_id AND u.ordinal = d.user_ordinal
                 WHERE d.app_id = @appId AND d.uninstalled_at IS NULL AND d.push_enabled AND d.push_token IS NOT NULL
                   AND {db.In("d.platform", "platforms")} AND (u.ordinal IS NULL OR u.optin_push)
-                  {(explicitFilter ? "AND " + isExplicit : "")}
+                  {(explicitFilter ? "AND " + isExplicit + " AND " + named : "")}
                 ORDER BY d.ordinal
                 """;
             found = (await conn.QueryAsync<Candidate>(sql, new { appId, platforms, devices = devices.ToArray(), users = users.ToArray(), staleBefore = (clock.GetUtcNow() - DeliveryFeedback.AndroidTokenStaleAfter).ToUnixTimeMilliseconds() }, tx)).ToList();

@@ -12,12 +12,14 @@ public sealed class PushReceipts(Db db) : IIngestObserver
 {
     public async Task OnCommittedAsync(IReadOnlyList<StoredEvent> events)
     {
-        var receipts = events.Where(e => e.Name == BuiltInEvents.PushReceived && e.MessageRef is not null)
-            .Select(e => new { e.AppId, messageId = e.MessageRef }).ToList();
+        var receipts = new List<object>();
+        foreach (var e in events)
+            if (e.Name == BuiltInEvents.PushReceived && LedgerMessageId.TryParse(e.MessageRef, out var campaign, out var recipient))
+                receipts.Add(new { e.AppId, campaign, recipient, messageId = e.MessageRef });
         if (receipts.Count == 0) return;
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        await conn.ExecuteAsync("UPDATE deliveries SET state = 'delivered' WHERE app_id = @AppId AND message_id = @messageId AND state = 'sent'", receipts, tx);
+        await conn.ExecuteAsync("UPDATE deliveries SET state = 'delivered' WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId AND state = 'sent'", receipts, tx);
         await tx.CommitAsync();
     }
 }
