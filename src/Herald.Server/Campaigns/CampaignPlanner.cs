@@ -1,6 +1,8 @@
 using System.Data.Common;
 using System.Globalization;
 using Dapper;
+using Npgsql;
+using NpgsqlTypes;
 using Herald.Domain.Scheduling;
 using Herald.Server.Apps;
 using Herald.Server.Delivery;
@@ -72,6 +74,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             new { appId, campaignId }, tx);
         if (state is not (CampaignStates.Draft or CampaignStates.Scheduled))
             throw new ProblemException(409, "Already sent", $"Campaign {campaignId} is {state}.", "state");
+        // A draft has never been planned: its rows can go in by COPY (nothing to conflict with).
+        var fresh = state == CampaignStates.Draft;
 
         var candidates = await CandidatesAsync(conn, tx, appId, d, ct);
         if (d.Limits.MaxRecipients is { } maxRecipients && candidates.Count > maxRecipients)
@@ -117,9 +121,9 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
             rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, LedgerMessageId.Format(campaignId, c.Recipient),
                 d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
-            if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows); rows.Clear(); }
+            if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows, fresh); rows.Clear(); }
         }
-        await InsertAsync(conn, tx, rows);
+        await InsertAsync(conn, tx, rows, fresh);
         await fallbacks.PlanAsync(conn, tx, appId, campaignId, d, ct);
 
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;
@@ -143,12 +147,39 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
     private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
         string MessageId, int Priority, string State, string? Reason, long Due, long Now, int Variant);
 
-    private Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows)
+    private async Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows, bool fresh)
     {
-        if (rows.Count == 0) return Task.CompletedTask;
+        if (rows.Count == 0) return;
+        if (fresh && conn is NpgsqlConnection pg)
+        {
+            // A draft has no ledger rows yet (planning moves it out of draft in the same transaction
+            // that writes them), so nothing can conflict: binary COPY, the cheapest way in.
+            await using var copy = await pg.BeginBinaryImportAsync(
+                "COPY deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant) FROM STDIN (FORMAT BINARY)");
+            foreach (var r in rows)
+            {
+                await copy.StartRowAsync();
+                await copy.WriteAsync(r.AppId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(r.CampaignId, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(r.Recipient, NpgsqlDbType.Integer);
+                await WriteNullableAsync(copy, r.DeviceOrdinal);
+                await WriteNullableAsync(copy, r.UserOrdinal);
+                if (r.Platform is null) await copy.WriteNullAsync(); else await copy.WriteAsync(r.Platform, NpgsqlDbType.Text);
+                await copy.WriteAsync(r.MessageId, NpgsqlDbType.Text);
+                await copy.WriteAsync(r.Priority, NpgsqlDbType.Integer);
+                await copy.WriteAsync(r.State, NpgsqlDbType.Text);
+                if (r.Reason is null) await copy.WriteNullAsync(); else await copy.WriteAsync(r.Reason, NpgsqlDbType.Text);
+                await copy.WriteAsync(r.Due, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(r.Now, NpgsqlDbType.Bigint);
+                await copy.WriteAsync(r.Variant, NpgsqlDbType.Integer);
+            }
+            await copy.CompleteAsync();
+            return;
+        }
         if (db.IsPostgres)
             // One statement per chunk: arrays unnested into rows.
-            return conn.ExecuteAsync(
+        {
+            await conn.ExecuteAsync(
                 """
                 INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant)
                 SELECT @app, @campaign, v.r, v.d, v.u, v.p, v.m, @priority, v.s, v.why, v.due, @now, v.variant
@@ -164,12 +195,20 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                     reasons = rows.Select(r => r.Reason).ToArray(), dues = rows.Select(r => r.Due).ToArray(),
                     variants = rows.Select(r => r.Variant).ToArray(),
                 }, tx);
-        return conn.ExecuteAsync(
+            return;
+        }
+        await conn.ExecuteAsync(
             """
             INSERT INTO deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant)
             VALUES (@AppId, @CampaignId, @Recipient, @DeviceOrdinal, @UserOrdinal, @Platform, @MessageId, @Priority, @State, @Reason, @Due, @Now, @Variant)
             ON CONFLICT DO NOTHING
             """, rows, tx);
+    }
+
+    private static async Task WriteNullableAsync(NpgsqlBinaryImporter copy, int? value)
+    {
+        if (value is { } v) await copy.WriteAsync(v, NpgsqlDbType.Integer);
+        else await copy.WriteNullAsync();
     }
 
     /// <summary>
