@@ -334,6 +334,150 @@ public abstract class PanelPagesTests(HeraldHost host)
         again.Body.ShouldContain("id=\"wizard-audience\">1<");
         (await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["maxPerDay"] = "-1" })).Body.ShouldContain("limits.maxPerUserPerDay must be a whole number");
     }
+
+    /// <summary>A marketer's panel client and the wizard's URL; the saved campaign's id from the Review redirect.</summary>
+    private async Task<(TestApp App, PanelClient Viewer, PanelClient Marketer, string Edit)> WizardAsync()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        return (app, v, m, $"/panel/apps/{app.Id}/campaigns/edit");
+    }
+
+    private static long SavedId((HttpStatusCode Status, string Body, string? Location) saved)
+    {
+        saved.Location.ShouldNotBeNull(saved.Body.Contains("flash err", StringComparison.Ordinal) ? saved.Body[saved.Body.IndexOf("flash err", StringComparison.Ordinal)..][..300] : saved.Status.ToString());
+        saved.Location.ShouldEndWith("/review");
+        return long.Parse(saved.Location.Split('/')[^2], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Wizard_saves_an_ab_test_and_shows_the_services_errors()
+    {
+        var (app, _, m, edit) = await WizardAsync();
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Subject test", ["channel"] = "push", ["title"] = "Sale", ["body"] = "20% off", ["audience"] = "all", ["schedule"] = "now",
+            ["abTest"] = "on", ["abNameA"] = "Control", ["abName"] = "Bold", ["abTitle"] = "SALE NOW", ["abBody"] = "Everything 20% off today",
+            ["abShare"] = "30", ["abMetric"] = "conversion_rate", ["abDuration"] = "90", ["abNoWinner"] = "best_observed",
+        };
+        var id = SavedId(await m.PostFormAsync(edit, form));
+        var ab = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("abTest");
+        ab.GetProperty("variants").GetArrayLength().ShouldBe(2);
+        ab.GetProperty("variants")[0].GetProperty("name").GetString().ShouldBe("Control");
+        ab.GetProperty("variants")[1].GetProperty("name").GetString().ShouldBe("Bold");
+        ab.GetProperty("variants")[1].GetProperty("content").GetProperty("title").GetString().ShouldBe("SALE NOW");
+        ab.GetProperty("variants")[1].GetProperty("content").GetProperty("body").GetString().ShouldBe("Everything 20% off today");
+        ab.GetProperty("testShare").GetDouble().ShouldBe(0.3, 1e-9);
+        ab.GetProperty("metric").GetString().ShouldBe("conversion_rate");
+        ab.GetProperty("durationMinutes").GetInt32().ShouldBe(90);
+        ab.GetProperty("noWinner").GetString().ShouldBe("best_observed");
+        (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/review")).Body.ShouldContain("2 variants (Control, Bold) on 30% of the audience");
+        (await m.GetAsync($"{edit}/{id}")).Body.ShouldContain("value=\"SALE NOW\"");
+
+        // The service's rules, shown by the page: one variant only, a share of 100%, a variant template that does not compile.
+        foreach (var (change, field) in new[] { (("abName", ""), "abTest.variants"), (("abShare", "100"), "abTest.testShare"), (("abTitle", "{{oops"), "abTest.variants[1].content.title") })
+        {
+            var bad = new Dictionary<string, string>(form) { [change.Item1] = change.Item2 };
+            if (change.Item1 == "abName") { bad["abTitle"] = ""; bad["abBody"] = ""; }
+            var refused = await m.PostFormAsync(edit, bad);
+            refused.Status.ShouldBe(HttpStatusCode.BadRequest);
+            refused.Body[refused.Body.IndexOf("class=\"flash err\"", StringComparison.Ordinal)..].ShouldContain(field);
+        }
+    }
+
+    [Fact]
+    public async Task Wizard_saves_a_push_fallback_and_review_and_report_show_it()
+    {
+        var (app, _, m, edit) = await WizardAsync();
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Order shipped", ["channel"] = "push", ["title"] = "Shipped", ["body"] = "Your order is on its way", ["audience"] = "all", ["schedule"] = "now",
+            ["fallbackChannel"] = "sms", ["fallbackBody"] = "Your order is on its way", ["fallbackAfter"] = "120",
+        };
+        var id = SavedId(await m.PostFormAsync(edit, form));
+        var fb = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("fallback");
+        fb.GetProperty("channel").GetString().ShouldBe("sms");
+        fb.GetProperty("content").GetProperty("body").GetString().ShouldBe("Your order is on its way");
+        fb.GetProperty("afterSeconds").GetInt32().ShouldBe(120);
+        var review = (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/review")).Body;
+        review.ShouldContain("id=\"fallback-summary\"");
+        review.ShouldContain("within 120 s");
+        (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/report")).Body.ShouldContain("id=\"fallback-report\"");
+
+        var email = SavedId(await m.PostFormAsync(edit, new Dictionary<string, string>(form)
+            { ["fallbackChannel"] = "email", ["fallbackSubject"] = "Shipped", ["fallbackText"] = "On its way", ["fallbackAfter"] = "" }));
+        var efb = (await app.Rest().GetJson($"/api/v1/campaigns/{email}")).GetProperty("definition").GetProperty("fallback");
+        efb.GetProperty("channel").GetString().ShouldBe("email");
+        efb.GetProperty("content").GetProperty("subject").GetString().ShouldBe("Shipped");
+        efb.GetProperty("content").GetProperty("text").GetString().ShouldBe("On its way");
+        efb.TryGetProperty("afterSeconds", out var after).ShouldBe(after.ValueKind == System.Text.Json.JsonValueKind.Null);
+
+        var refused = await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["fallbackChannel"] = "email", ["fallbackSubject"] = "" });
+        refused.Status.ShouldBe(HttpStatusCode.BadRequest);
+        refused.Body.ShouldContain("fallback.content.subject is required");
+        // An SMS campaign has no fallback: the section's fields are not read for it.
+        var sms = SavedId(await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["channel"] = "sms", ["title"] = "" }));
+        (await app.Rest().GetJson($"/api/v1/campaigns/{sms}")).GetProperty("definition").TryGetProperty("fallback", out var none)
+            .ShouldBe(none.ValueKind == System.Text.Json.JsonValueKind.Null);
+    }
+
+    [Fact]
+    public async Task Wizard_saves_a_trigger_and_a_recurrence_and_review_activates_for_marketers_only()
+    {
+        var (app, v, m, edit) = await WizardAsync();
+        var form = new Dictionary<string, string>
+        {
+            ["name"] = "Cart reminder", ["channel"] = "push", ["title"] = "Forgot something?", ["body"] = "Your cart is waiting", ["audience"] = "all",
+            ["schedule"] = "trigger", ["triggerType"] = "event", ["triggerEvent"] = "added_to_cart", ["triggerDelay"] = "30",
+            ["triggerCancelEvent"] = "purchase", ["triggerInactiveDays"] = "5", ["reentry"] = "every_n_days", ["reentryDays"] = "7",
+        };
+        var id = SavedId(await m.PostFormAsync(edit, form));
+        var view = await app.Rest().GetJson($"/api/v1/campaigns/{id}");
+        var t = view.GetProperty("definition").GetProperty("trigger");
+        t.GetProperty("type").GetString().ShouldBe("event");
+        t.GetProperty("event").GetString().ShouldBe("added_to_cart");
+        t.GetProperty("delaySeconds").GetInt32().ShouldBe(1800);
+        t.GetProperty("reentry").GetString().ShouldBe("every_n_days");
+        t.GetProperty("reentryDays").GetInt32().ShouldBe(7);
+        t.TryGetProperty("cancelEvent", out var cancel).ShouldBe(cancel.ValueKind == System.Text.Json.JsonValueKind.Null); // not an absence trigger: not read
+        view.GetProperty("definition").GetProperty("schedule").GetProperty("type").GetString().ShouldBe("now");
+
+        var review = $"/panel/apps/{app.Id}/campaigns/{id}/review";
+        var page = (await m.GetAsync(review)).Body;
+        page.ShouldContain("id=\"activate\"");
+        page.ShouldNotContain("id=\"send\"");
+        page.ShouldContain("When event");
+        (await v.GetAsync(review)).Body.ShouldNotContain("id=\"activate\"");
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string>(), review + "?handler=activate")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("state").GetString().ShouldBe("draft");
+
+        var activated = await m.PostFormAsync(review, new Dictionary<string, string>(), review + "?handler=activate");
+        activated.Location.ShouldBe($"/panel/apps/{app.Id}/campaigns/{id}/report");
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("state").GetString().ShouldBe("active");
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}/automation")).GetProperty("state").GetString().ShouldBe("active");
+        (await AuditAsync()).ShouldContain(e => e.AppId == app.Id && e.Action == "campaign.activate" && e.Detail!.StartsWith($"campaign {id} ", StringComparison.Ordinal));
+        var report = (await v.GetAsync(activated.Location!)).Body;
+        report.ShouldContain("id=\"automation\"");
+        report.ShouldContain("id=\"no-runs\"");
+        (await v.GetAsync($"/panel/apps/{app.Id}/campaigns")).Body.ShouldContain("state-active");
+        // Activating twice: the service refuses (only a draft can be activated) and the page says so.
+        var again = await m.PostFormAsync(edit, new Dictionary<string, string>(), review + "?handler=activate");
+        again.Status.ShouldBe(HttpStatusCode.BadRequest);
+        again.Body.ShouldContain("only a draft can be activated");
+
+        var weekly = SavedId(await m.PostFormAsync(edit, new Dictionary<string, string>(form)
+            { ["name"] = "Weekly digest", ["schedule"] = "recurring", ["recurEvery"] = "weekly", ["recurDay"] = "friday", ["recurTime"] = "18:30" }));
+        var d = (await app.Rest().GetJson($"/api/v1/campaigns/{weekly}")).GetProperty("definition");
+        d.GetProperty("recurrence").GetProperty("every").GetString().ShouldBe("weekly");
+        d.GetProperty("recurrence").GetProperty("dayOfWeek").GetString().ShouldBe("friday");
+        d.GetProperty("recurrence").GetProperty("localTime").GetString().ShouldBe("18:30");
+        d.TryGetProperty("trigger", out var noTrigger).ShouldBe(noTrigger.ValueKind == System.Text.Json.JsonValueKind.Null);
+
+        var absence = await m.PostFormAsync(edit, new Dictionary<string, string>(form) { ["triggerType"] = "absence", ["triggerCancelEvent"] = "" });
+        absence.Status.ShouldBe(HttpStatusCode.BadRequest);
+        absence.Body.ShouldContain("trigger.cancelEvent");
+    }
 }
 
 [Collection(SqliteCollection.Name)]

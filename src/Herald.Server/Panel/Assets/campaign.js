@@ -86,6 +86,15 @@
     timer = setTimeout(ask, 350);
   };
 
+  // The trigger's own fields: only those the chosen trigger type uses are shown (the server reads only those).
+  const triggerType = document.getElementById('trigger-type');
+  const syncTrigger = () => {
+    if (!triggerType) return;
+    for (const el of form.querySelectorAll('[data-trigger]')) el.hidden = !el.dataset.trigger.split(' ').includes(triggerType.value);
+  };
+  if (triggerType) triggerType.addEventListener('change', syncTrigger);
+  syncTrigger();
+
   channel.addEventListener('change', sync);
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);

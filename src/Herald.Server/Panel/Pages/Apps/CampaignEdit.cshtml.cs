@@ -105,10 +105,11 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             else if (strict) throw ProblemException.BadRequest("Choose the date and time to send at (UTC).", "schedule.at");
         }
         var exclude = Ids("exclude");
+        var channel = F("channel");
         return new CampaignDefinition
         {
             Name = F("name") ?? "",
-            Channel = F("channel") ?? "",
+            Channel = channel ?? "",
             Content = new ContentDefinition
             {
                 Title = F("title"), Body = F("body"), Url = F("url"), ImageUrl = F("imageUrl"),
@@ -121,7 +122,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
                 "users" => new AudienceDefinition { Users = Lines("users"), ExcludeSegments = exclude },
                 _ => new AudienceDefinition { All = true, ExcludeSegments = exclude },
             },
-            Schedule = new ScheduleDefinition { Type = schedule, At = at, LocalDate = schedule == "local" ? F("localDate") : null, LocalTime = schedule == "local" ? F("localTime") : null },
+            Schedule = new ScheduleDefinition { Type = schedule is "trigger" or "recurring" ? "now" : schedule, At = at, LocalDate = schedule == "local" ? F("localDate") : null, LocalTime = schedule == "local" ? F("localTime") : null },
             Limits = new LimitsDefinition
             {
                 MaxPerUserPerDay = Int("maxPerDay", "limits.maxPerUserPerDay"),
@@ -131,6 +132,10 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             },
             MissingValues = F("missingValues") ?? "default",
             Urgent = f["urgent"] == "true",
+            AbTest = CampaignWizardParts.AbTest(f),
+            Fallback = CampaignWizardParts.Fallback(f, channel),
+            Trigger = schedule == "trigger" ? CampaignWizardParts.Trigger(f) : null,
+            Recurrence = schedule == "recurring" ? CampaignWizardParts.Recurrence(f) : null,
         };
     }
 

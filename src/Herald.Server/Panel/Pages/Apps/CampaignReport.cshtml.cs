@@ -6,11 +6,14 @@ using Microsoft.Extensions.Options;
 namespace Herald.Server.Panel.Pages.Apps;
 
 /// <summary>Live report from the ledger (<see cref="CampaignReports"/>), polled as JSON; Stop and Recall with a reason.</summary>
-public sealed class CampaignReportModel(AccountService accounts, CampaignService campaigns, CampaignReports reports, CampaignRecall recall, IOptions<DispatchOptions> dispatch) : PanelPage(accounts)
+public sealed class CampaignReportModel(AccountService accounts, CampaignService campaigns, CampaignReports reports, CampaignRecall recall, IOptions<DispatchOptions> dispatch,
+    Automation.AutomationService automation) : PanelPage(accounts)
 {
     public override string Section => "campaigns";
     public CampaignView Campaign { get; private set; } = null!;
     public CampaignReport Report { get; private set; } = null!;
+    /// <summary>A triggered or recurring campaign's triggers and runs (the same view as <c>GET /api/v1/campaigns/{id}/automation</c>).</summary>
+    public Automation.AutomationView? Automation { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(long id) => await LoadAsync(id) ? Page() : NotFound();
 
@@ -62,6 +65,8 @@ public sealed class CampaignReportModel(AccountService accounts, CampaignService
         if (c is null) return false;
         Campaign = c;
         Report = await reports.ReportAsync(AppId, id, HttpContext.RequestAborted);
+        Automation = c.Definition.Trigger is not null || c.Definition.Recurrence is not null
+            ? await automation.ViewAsync(AppId, id, 50, HttpContext.RequestAborted) : null;
         return true;
     }
 }

@@ -6,7 +6,8 @@ using Microsoft.AspNetCore.Mvc;
 namespace Herald.Server.Panel.Pages.Apps;
 
 /// <summary>Step 4: summary, reachable audience size (<see cref="CampaignPlanner"/>), a device preview for a chosen user (<see cref="CampaignService.PreviewAsync(long, long, PreviewRequest, CancellationToken)"/>), send.</summary>
-public sealed class CampaignReviewModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, DispatchWorker dispatch) : PanelPage(accounts)
+public sealed class CampaignReviewModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, DispatchWorker dispatch,
+    Automation.AutomationService automation, Automation.AutomationWorker automationWorker) : PanelPage(accounts)
 {
     public override string Section => "campaigns";
     public CampaignView Campaign { get; private set; } = null!;
@@ -37,6 +38,22 @@ public sealed class CampaignReviewModel(AccountService accounts, CampaignService
             plan = await planner.PlanAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
             dispatch.Wake();
             await AuditAsync("campaign.send", $"campaign {id} '{Campaign.Name}': {plan.Targeted} targeted, {plan.Queued} queued");
+        });
+        if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/report");
+        Response.StatusCode = StatusCodes.Status400BadRequest;
+        return Page();
+    }
+
+    /// <summary>A triggered or recurring campaign starts listening (draft → active) through the same service as <c>POST /api/v1/campaigns/{id}/activate</c>.</summary>
+    [Needs(Permission.EditCampaigns)]
+    public async Task<IActionResult> OnPostActivateAsync(long id)
+    {
+        if (!await LoadAsync(id)) return NotFound();
+        var ok = await TryAsync(async () =>
+        {
+            var c = await automation.ActivateAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
+            automationWorker.Wake();
+            await AuditAsync("campaign.activate", $"campaign {id} '{c.Name}': {CampaignWizardParts.Describe(c.Definition)}");
         });
         if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/report");
         Response.StatusCode = StatusCodes.Status400BadRequest;

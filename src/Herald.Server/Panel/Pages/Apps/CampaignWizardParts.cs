@@ -1,0 +1,123 @@
+using System.Globalization;
+using System.Text.Json;
+using Herald.Server.Automation;
+using Herald.Server.Campaigns;
+using Herald.Server.Infrastructure;
+
+namespace Herald.Server.Panel.Pages.Apps;
+
+/// <summary>
+/// The optional parts of the wizard's form — A/B test, fallback, trigger and recurrence — read into the
+/// definition's own records. Nothing is checked here beyond "is it a number": the rules are
+/// <see cref="CampaignValidator"/>'s, applied when <see cref="CampaignService"/> saves.
+/// </summary>
+internal static class CampaignWizardParts
+{
+    private static string? F(IFormCollection f, string k) => string.IsNullOrWhiteSpace(f[k]) ? null : f[k].ToString().Trim();
+
+    private static string? At(IFormCollection f, string k, int i) => f[k].Count > i && !string.IsNullOrWhiteSpace(f[k][i]) ? f[k][i]!.Trim() : null;
+
+    private static int? Int(IFormCollection f, string k, string field) => F(f, k) is not { } v ? null
+        : int.TryParse(v, CultureInfo.InvariantCulture, out var n) ? n
+        : throw ProblemException.BadRequest($"{field} must be a whole number; got '{v}'.", field);
+
+    private static double? Number(IFormCollection f, string k, string field) => F(f, k) is not { } v ? null
+        : double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? n
+        : throw ProblemException.BadRequest($"{field} must be a number; got '{v}'.", field);
+
+    /// <summary>
+    /// <c>abTest=on</c>: variant A is the base content (only its name is asked), then one row per
+    /// further variant (<c>abName</c>, <c>abTitle</c>/<c>abSubject</c>, <c>abBody</c>/<c>abText</c>;
+    /// the other channel's fields are disabled in the browser). Empty rows are dropped.
+    /// </summary>
+    public static AbTestDefinition? AbTest(IFormCollection f)
+    {
+        if (f["abTest"] != "on") return null;
+        var variants = new List<AbVariantDefinition> { new() { Name = F(f, "abNameA") } };
+        for (var i = 0; i < f["abName"].Count; i++)
+        {
+            var content = new ContentDefinition { Title = At(f, "abTitle", i), Body = At(f, "abBody", i), Subject = At(f, "abSubject", i), Text = At(f, "abText", i) };
+            var name = At(f, "abName", i);
+            if (name is null && content == new ContentDefinition()) continue;
+            variants.Add(new AbVariantDefinition { Name = name, Content = content });
+        }
+        var share = Number(f, "abShare", "abTest.testShare");
+        return new AbTestDefinition
+        {
+            Variants = variants,
+            TestShare = share is { } s ? s / 100 : 0.2,
+            Metric = F(f, "abMetric") ?? AbTests.OpenRate,
+            DurationMinutes = Int(f, "abDuration", "abTest.durationMinutes") ?? 240,
+            NoWinner = F(f, "abNoWinner") ?? AbTests.KeepA,
+        };
+    }
+
+    /// <summary>
+    /// "If the push does not arrive": <c>fallbackChannel</c> sms (<c>fallbackBody</c>) or email
+    /// (<c>fallbackSubject</c>, <c>fallbackText</c>), <c>fallbackAfter</c> seconds. Only push channels have one.
+    /// </summary>
+    public static FallbackDefinition? Fallback(IFormCollection f, string? channel)
+    {
+        if (channel is not (CampaignChannels.Push or CampaignChannels.WebPush) || F(f, "fallbackChannel") is not { } ch) return null;
+        return new FallbackDefinition
+        {
+            Channel = ch,
+            Content = ch == CampaignChannels.Email
+                ? new ContentDefinition { Subject = F(f, "fallbackSubject"), Text = F(f, "fallbackText") }
+                : new ContentDefinition { Body = F(f, "fallbackBody") },
+            AfterSeconds = Int(f, "fallbackAfter", "fallback.afterSeconds"),
+        };
+    }
+
+    /// <summary>"When something happens": only the fields the chosen trigger type uses are read; filters come back from a hidden JSON field.</summary>
+    public static TriggerDefinition Trigger(IFormCollection f)
+    {
+        var type = F(f, "triggerType") ?? TriggerTypes.Event;
+        var withEvent = type is TriggerTypes.Event or TriggerTypes.Absence;
+        List<JsonElement>? filters = null;
+        if (withEvent && F(f, "triggerFilters") is { } json)
+        {
+            try { filters = JsonSerializer.Deserialize<List<JsonElement>>(json); }
+            catch (JsonException) { throw ProblemException.BadRequest("trigger.filters is not a JSON array of conditions.", "trigger.filters"); }
+        }
+        var reentry = F(f, "reentry") ?? "once";
+        var delay = Int(f, "triggerDelay", "trigger.delaySeconds");
+        return new TriggerDefinition
+        {
+            Type = type,
+            Event = withEvent ? F(f, "triggerEvent") : null,
+            Filters = filters,
+            DelaySeconds = type == TriggerTypes.Absence ? 0 : delay is { } m ? checked(m * 60) : 0,
+            CancelEvent = type == TriggerTypes.Absence ? F(f, "triggerCancelEvent") : null,
+            WithinMinutes = type == TriggerTypes.Absence ? Int(f, "triggerWithin", "trigger.withinMinutes") : null,
+            InactiveDays = type == TriggerTypes.Inactivity ? Int(f, "triggerInactiveDays", "trigger.inactiveDays") : null,
+            SegmentId = type == TriggerTypes.SegmentEntry && F(f, "triggerSegment") is { } s && long.TryParse(s, CultureInfo.InvariantCulture, out var id) ? id : null,
+            Reentry = reentry,
+            ReentryDays = reentry == "every_n_days" ? Int(f, "reentryDays", "trigger.reentryDays") : null,
+        };
+    }
+
+    /// <summary>"Every day / week at": <c>recurEvery</c>, <c>recurDay</c> (weekly), <c>recurTime</c> (HH:mm).</summary>
+    public static RecurrenceDefinition Recurrence(IFormCollection f)
+    {
+        var every = F(f, "recurEvery") ?? "daily";
+        return new RecurrenceDefinition { Every = every, DayOfWeek = every == "weekly" ? F(f, "recurDay") : null, LocalTime = F(f, "recurTime") ?? "" };
+    }
+
+    /// <summary>A one-line description of a trigger or recurrence, for the Review and report pages.</summary>
+    public static string Describe(CampaignDefinition d)
+    {
+        if (d.Recurrence is { } r) return r.Every == "weekly" ? $"Every {r.DayOfWeek} at {r.LocalTime} in each device's timezone" : $"Every day at {r.LocalTime} in each device's timezone";
+        if (d.Trigger is not { } t) return "";
+        var what = t.Type switch
+        {
+            TriggerTypes.Absence => $"'{t.Event}' and no '{t.CancelEvent}' within {t.WithinMinutes} min",
+            TriggerTypes.Inactivity => $"no event for {t.InactiveDays} day(s)",
+            TriggerTypes.SegmentEntry => $"entering segment #{t.SegmentId}",
+            _ => $"event '{t.Event}'" + (t.Filters is { Count: > 0 } fs ? $" ({fs.Count} filter(s))" : ""),
+        };
+        var delay = t.DelaySeconds > 0 ? $", {t.DelaySeconds / 60} min later" : "";
+        var again = t.Reentry == "every_n_days" ? $"at most once every {t.ReentryDays} day(s)" : "once per person";
+        return $"When {what}{delay}; {again}";
+    }
+}
