@@ -2,3 +2,4 @@
 -- receipts find their row by primary key: the index on message ids only cost a write per planned and
 -- per sent message.
 DROP INDEX deliveries_message;
+
