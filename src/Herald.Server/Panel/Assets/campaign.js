@@ -95,6 +95,15 @@
   if (triggerType) triggerType.addEventListener('change', syncTrigger);
   syncTrigger();
 
+  // The trigger and recurrence blocks show only when their way of sending is chosen.
+  const blocks = { trigger: document.getElementById('trigger'), recurring: document.getElementById('recurrence') };
+  const syncSchedule = () => {
+    const chosen = form.querySelector('input[name=schedule]:checked');
+    for (const [value, el] of Object.entries(blocks)) if (el) el.hidden = !(chosen && chosen.value === value);
+  };
+  for (const radio of form.querySelectorAll('input[name=schedule]')) radio.addEventListener('change', syncSchedule);
+  syncSchedule();
+
   channel.addEventListener('change', sync);
   form.addEventListener('input', changed);
   form.addEventListener('change', changed);
