@@ -111,7 +111,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         var (a, ta) = await PhoneAsync(app, "cart-a");
         var (b, tb) = await PhoneAsync(app, "cart-b");
         var (c, tc) = await PhoneAsync(app, "cart-c");
-        var id = await ActiveCampaignAsync(app, "Sepetin seni bekliyor",
+        var id = await ActiveCampaignAsync(app, "Sepetin seni bekliyor: {{event.sku}}",
             new { type = "absence", @event = "add_to_cart", cancelEvent = "purchase", withinMinutes = 60 });
 
         foreach (var d in new[] { a, b, c }) await EventAsync(app, d, "add_to_cart", """{"sku":"kırmızı-ayakkabı"}""");
@@ -127,6 +127,8 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         Pushes(ta).ShouldBe(1);
         Pushes(tc).ShouldBe(1);
         Pushes(tb).ShouldBe(0);
+        // The add-to-cart event that started the wait personalises the message.
+        (Pushes(ta, "Sepetin seni bekliyor: kırmızı-ayakkabı") + Pushes(tc, "Sepetin seni bekliyor: kırmızı-ayakkabı")).ShouldBe(2);
         Triggers(view, "fired").ShouldBe(2);
         Triggers(view, "cancelled").ShouldBe(1);
         view.GetProperty("runs").GetArrayLength().ShouldBe(1);
@@ -138,7 +140,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         var app = await AppAsync();
         var (big, tBig) = await PhoneAsync(app, "big-spender");
         var (small, tSmall) = await PhoneAsync(app, "small-spender");
-        var id = await ActiveCampaignAsync(app, "Teşekkürler",
+        var id = await ActiveCampaignAsync(app, "Teşekkürler, {{event.total}} TL",
             new { type = "event", @event = "order_placed", delaySeconds = 600, filters = new object[] { new { attribute = "total", op = "gt", value = 100 } } });
         await EventAsync(app, big, "order_placed", """{"total":150}""");
         await EventAsync(app, small, "order_placed", """{"total":50}""");
@@ -150,6 +152,8 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         var view = await SettledAsync(app, id, 1);
         Pushes(tBig).ShouldBe(1);
         Pushes(tSmall).ShouldBe(0);
+        // The event that fired the message personalises it (event.* in the templates).
+        Pushes(tBig, "Teşekkürler, 150 TL").ShouldBe(1);
         Triggers(view, "fired").ShouldBe(1);
         Triggers(view, "pending").ShouldBe(0);
     }

@@ -31,6 +31,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
 {
     private readonly DispatchOptions _o = options.Value;
     private readonly IDeliveryObserver[] _observers = observers.ToArray();
+    private readonly ConcurrentDictionary<(long, long), bool> _triggerRuns = new();
     private readonly ConcurrentBag<Channel<bool>> _wakes = [];
     private readonly ConcurrentDictionary<(long, long, long, int), CampaignRenderer> _renderers = new();
 
@@ -268,6 +269,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             var recipients = await LoadRecipientsAsync(appId, campaign.Channel, group.ToList(), stop);
             // The app's gateways are looked up once per chunk, not per message (new credentials apply from the next chunk).
             var chunkGateways = new ChunkGateways(gateways, appId, stop);
+            var triggerEvents = await TriggerEvents.LoadAsync(db, _triggerRuns, appId, campaignId, stop);
             var sends = new List<Task>();
             foreach (var row in group)
             {
@@ -286,7 +288,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                         // Each A/B variant renders its own content.
                         var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt, row.Variant),
                             _ => new CampaignRenderer(AbTests.ForVariant(campaign.Definition, row.Variant)));
-                        results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, urgent, stop));
+                        results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, triggerEvents, urgent, stop));
                     }
                     finally { requests.Release(); }
                 }, CancellationToken.None));
@@ -301,7 +303,8 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             await FinishIfDoneAsync(campaignKey.AppId, campaignKey.CampaignId);
     }
 
-    private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, ChunkGateways chunkGateways, Claimed row, Recipient? who, bool urgent, CancellationToken stop)
+    private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, ChunkGateways chunkGateways, Claimed row, Recipient? who,
+        TriggerEvents? triggerEvents, bool urgent, CancellationToken stop)
     {
         if (who is null) return new Result(row, DeliveryStates.Failed, "recipient no longer exists", null, null);
         var user = who.ExternalId is null && campaign.Channel is CampaignChannels.Push or CampaignChannels.WebPush ? null : new UserView
@@ -313,7 +316,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             InstallationId = who.InstallationId, Platform = who.Platform ?? "", Locale = who.Locale, Timezone = who.Timezone,
             AppVersion = who.AppVersion, OsVersion = who.OsVersion,
         };
-        var rendered = renderer.Render(CampaignRenderer.Context(user, device), who.Locale);
+        var rendered = renderer.Render(CampaignRenderer.Context(user, device, triggerEvents?.For(row.UserOrdinal, row.DeviceOrdinal)), who.Locale);
         if (rendered.Skipped) return new Result(row, DeliveryStates.Skipped, rendered.SkipReason, null, null);
         var f = rendered.Rendered;
         string channel = "";
