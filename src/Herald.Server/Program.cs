@@ -45,6 +45,7 @@ if (Cli.IsCommand(args))
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+app.UseJsonBodyLimit();
 app.UsePanel();
 app.MapOpenApi("/openapi/{documentName}.json");
 app.MapHealth();

@@ -42,6 +42,24 @@ public abstract class CampaignDefinitionTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task An_oversized_json_body_is_refused_naming_the_limit_and_nothing_changes()
+    {
+        var app = await host.NewAppAsync();
+        var rest = app.Rest();
+        using (var saved = await rest.PutAsJsonAsync("/api/v1/app/alert-settings", new { webhookUrl = "https://ops.example/hook", emails = Array.Empty<string>() }, Ct))
+            saved.StatusCode.ShouldBe(HttpStatusCode.OK);
+        var huge = "{\"webhookUrl\":\"https://ops.example/" + new string('x', 1_100_000) + "\"}";
+        foreach (var (method, path) in new[] { (HttpMethod.Put, "/api/v1/app/alert-settings"), (HttpMethod.Post, "/api/v1/campaigns") })
+        {
+            using var req = new HttpRequestMessage(method, path) { Content = new StringContent(huge, System.Text.Encoding.UTF8, "application/json") };
+            var p = await (await rest.SendAsync(req, Ct)).ShouldBeProblem(HttpStatusCode.RequestEntityTooLarge, "body");
+            p.GetProperty("limit").GetInt32().ShouldBe(1024 * 1024);
+        }
+        (await rest.GetJson("/api/v1/app/alert-settings")).GetProperty("webhookUrl").GetString().ShouldBe("https://ops.example/hook");
+        (await rest.GetJson("/api/v1/campaigns")).GetArrayLength().ShouldBe(0);
+    }
+
+    [Fact]
     public async Task A_template_error_answers_422_with_field_and_position()
     {
         var app = await host.NewAppAsync();

@@ -75,3 +75,27 @@ public static class RequestBody
                 : $"The request body (after decompression) exceeds the limit of {maxBytes} bytes.",
             "body", maxBytes);
 }
+
+/// <summary>
+/// A bound on the JSON bodies of the REST API (campaign definitions, settings, …): 1 MiB, far above
+/// any real definition, so a runaway client is answered 413 naming the limit instead of being read.
+/// Endpoints that take files (CSV, widget assets) are not JSON and keep their own limits.
+/// </summary>
+public static class JsonBodyLimit
+{
+    public const int MaxBytes = 1024 * 1024;
+
+    public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    {
+        var request = context.Request;
+        if (request.Path.StartsWithSegments("/api") && request.HasJsonContentType())
+        {
+            if (request.ContentLength > MaxBytes)
+                throw ProblemException.TooLarge($"A JSON body may be at most {MaxBytes:N0} bytes; this one is {request.ContentLength:N0}.", "body", MaxBytes);
+            // A body without a length stops at the limit while it is read.
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } f)
+                f.MaxRequestBodySize = MaxBytes;
+        }
+        await next(context);
+    });
+}
