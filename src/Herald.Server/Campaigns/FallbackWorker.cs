@@ -111,8 +111,9 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
             }
             var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt), _ => new CampaignRenderer(FallbackValidator.AsCampaign(campaign.Definition)));
             var users = await LoadUsersAsync(appId, group.Select(r => r.UserOrdinal).ToArray(), ct);
+            var looked = new ChunkGateways(gateways, appId, ct); // the app's gateways once per batch, not per message
             await Parallel.ForEachAsync(group, new ParallelOptions { MaxDegreeOfParallelism = _o.Concurrency, CancellationToken = CancellationToken.None }, async (row, _) =>
-                results.Add(await SendOneAsync(row, users.GetValueOrDefault(row.UserOrdinal), renderer, ct)));
+                results.Add(await SendOneAsync(row, users.GetValueOrDefault(row.UserOrdinal), renderer, looked, ct)));
         }
         await RecordAsync(results.ToList(), ct);
         return rows.Count;
@@ -154,7 +155,7 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
         });
     }
 
-    private async Task<Result> SendOneAsync(Claimed row, Recipient? who, CampaignRenderer renderer, CancellationToken ct)
+    private async Task<Result> SendOneAsync(Claimed row, Recipient? who, CampaignRenderer renderer, ChunkGateways looked, CancellationToken ct)
     {
         var sms = row.Channel == CampaignChannels.Sms;
         var refusal = who switch
@@ -177,13 +178,13 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
             SendOutcome outcome;
             if (sms)
             {
-                var gateway = await gateways.SmsAsync(row.AppId, ct);
+                var gateway = await looked.SmsAsync();
                 outcome = await gateway.SendAsync(new SmsMessage(who.Phone!, f.GetValueOrDefault("body") ?? "", row.MessageId), ct);
                 await feedback.ApplySmsAsync(row.AppId, outcome, ct);
             }
             else
             {
-                var email = await gateways.EmailAsync(row.AppId, ct);
+                var email = await looked.EmailAsync();
                 outcome = await email.Gateway.SendAsync(new EmailMessage(who.Email!, email.From, f.GetValueOrDefault("subject") ?? "", f.GetValueOrDefault("html"), f.GetValueOrDefault("text"), row.MessageId), ct);
                 await feedback.ApplyEmailAsync(row.AppId, who.Email!, outcome, ct);
             }

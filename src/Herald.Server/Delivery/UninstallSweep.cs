@@ -89,12 +89,13 @@ public sealed partial class UninstallSweep(Db db, GatewayRegistry gateways, Deli
             var batch = await ClaimAsync(appId, now.ToUnixTimeMilliseconds(), notSeenBefore, staleBefore, ct);
             if (batch.Count == 0) break;
             var outcomes = new ConcurrentBag<(Claimed Device, SendOutcome? Outcome, bool Gone)>();
+            var looked = new ConcurrentDictionary<long, ChunkGateways>(); // each app's gateways once per batch
             await Parallel.ForEachAsync(batch, new ParallelOptions { MaxDegreeOfParallelism = _o.Concurrency, CancellationToken = ct }, async (d, token) =>
             {
                 var channel = Channels.ForPlatform(d.Platform)!;
                 try
                 {
-                    var gateway = await gateways.PushAsync(d.AppId, channel, token);
+                    var gateway = await looked.GetOrAdd(d.AppId, app => new ChunkGateways(gateways, app, ct)).PushAsync(channel);
                     var outcome = await gateway.SendAsync(new PushTarget(d.PushToken),
                         new PushMessage { MessageId = $"check-{d.Ordinal}-{now.ToUnixTimeMilliseconds()}", Command = Command }, token);
                     outcomes.Add((d, outcome, await feedback.ApplyPushAsync(d.AppId, d.Ordinal, channel, outcome, token)));
