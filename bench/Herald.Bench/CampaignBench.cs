@@ -19,7 +19,10 @@ namespace Herald.Bench;
 /// the loopback FCM server — against, in the same run, the gateway alone blasting the same N
 /// requests at the same server. Then fast push: an urgent 1,000-device message sent while a bulk
 /// send runs, time from its send call to its last provider request.
-/// Usage: campaign [--devices N] [--fast-rounds R]
+/// Both sides are warmed first with the same number of messages (--warmup, default 50,000; 0 for a
+/// cold start): a running server has compiled its send path long before a big campaign, and so has a
+/// running blast.
+/// Usage: campaign [--devices N] [--fast-rounds R] [--warmup W] [--chunk C]
 /// </summary>
 public static class CampaignBench
 {
@@ -27,6 +30,8 @@ public static class CampaignBench
     {
         var devices = Stats.Arg(args, "--devices", 200_000);
         var fastRounds = Stats.Arg(args, "--fast-rounds", 5);
+        var warmup = Stats.Arg(args, "--warmup", 50_000);
+        var chunk = Stats.Arg(args, "--chunk", 1000);
         Console.WriteLine($"campaign bench: {devices:N0} devices, {fastRounds} fast-push rounds, {Environment.ProcessorCount} cores");
         await using var providers = await LoopbackProviders.StartAsync();
         await using var pg = await PostgresCluster.StartAsync(durable: true, externalVariable: "HERALD_BENCH_PG");
@@ -35,7 +40,7 @@ public static class CampaignBench
         {
             ["Herald:Storage:Provider"] = "Postgres",
             ["Herald:Storage:ConnectionString"] = cs,
-            ["Herald:Dispatch:ChunkSize"] = "1000",
+            ["Herald:Dispatch:ChunkSize"] = chunk.ToString(CultureInfo.InvariantCulture),
             ["Herald:Dispatch:BulkConcurrency"] = "256",
             ["Herald:Dispatch:UrgentConcurrency"] = "64",
             // The loopback server has no quota and the blast is not paced: neither is Herald here
@@ -51,8 +56,24 @@ public static class CampaignBench
         providers.Apns.RecordRequests = false;
         var appId = (await rest.GetFromJsonAsync<JsonElement>("/api/v1/app")).GetProperty("id").GetInt64();
 
+        if (warmup > 0)
+        {
+            // A warm-up campaign to devices that are then switched off, so the measured one still
+            // targets exactly N devices.
+            await LoadDevicesAsync(cs, appId, warmup, "android", i => $"warm-{i}");
+            var warmId = await CreateAsync(rest, new { name = "warm-up", channel = "push", content = new { title = "Hi {{ first_name | default: 'there' }}", body = "Warm-up" }, audience = new { all = true } });
+            var sw = Stopwatch.StartNew();
+            (await rest.PostAsync($"/api/v1/campaigns/{warmId}/send", null)).EnsureSuccessStatusCode();
+            while (providers.Fcm.SendRequests < warmup) await Task.Delay(20);
+            Console.WriteLine($"warm-up campaign: {warmup:N0} messages in {sw.Elapsed.TotalSeconds:0.00} s");
+            await using var conn = new NpgsqlConnection(cs);
+            await conn.OpenAsync();
+            await using var off = new NpgsqlCommand($"UPDATE devices SET push_enabled = false WHERE app_id = {appId}", conn);
+            await off.ExecuteNonQueryAsync();
+        }
+        var start = warmup;
         var load = Stopwatch.StartNew();
-        await LoadDevicesAsync(cs, appId, devices, "android", i => $"bulk-{i}");
+        await LoadDevicesAsync(cs, appId, devices, "android", i => $"bulk-{i}", start);
         Console.WriteLine($"loaded {devices:N0} devices by COPY in {load.Elapsed.TotalSeconds:0.0} s");
 
         // The peer: the gateway alone, same server, same number of requests, 256 in flight.
@@ -62,6 +83,16 @@ public static class CampaignBench
         options.Http.MaxConcurrentRequests = 256;
         using (var gateway = new FcmGateway(credentials, options))
         {
+            if (warmup > 0)
+            {
+                var w = -1;
+                await Task.WhenAll(Enumerable.Range(0, 256).Select(async _ =>
+                {
+                    int i;
+                    while ((i = Interlocked.Increment(ref w)) < warmup)
+                        await gateway.SendAsync(new PushTarget($"warm-{i}"), new PushMessage { MessageId = $"warm-{i}", Title = "Hi there", Body = "Warm-up" }, CancellationToken.None);
+                }));
+            }
             var next = -1;
             var blastCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             var blast = Stopwatch.StartNew();
@@ -101,8 +132,8 @@ public static class CampaignBench
 
         // Fast push while a bulk send runs: the bulk goes to iOS devices (APNs), the urgent message to
         // Android devices (FCM), so the FCM server's count is the urgent lane's alone.
-        await LoadDevicesAsync(cs, appId, devices, "ios", i => i.ToString("x64", CultureInfo.InvariantCulture), start: devices);
-        var urgentIds = await LoadDevicesAsync(cs, appId, 1000, "android", i => $"urgent-{i}", start: 2 * devices);
+        await LoadDevicesAsync(cs, appId, devices, "ios", i => i.ToString("x64", CultureInfo.InvariantCulture), start: start + devices);
+        var urgentIds = await LoadDevicesAsync(cs, appId, 1000, "android", i => $"urgent-{i}", start: start + 2 * devices);
         var bulkId = await CreateAsync(rest, new { name = "bulk", channel = "push", content = new { title = "Bulk", body = "b" }, audience = new { all = true, platforms = new[] { "ios" } } });
         (await rest.PostAsync($"/api/v1/campaigns/{bulkId}/send", null)).EnsureSuccessStatusCode();
         var latencies = new List<double>();
