@@ -336,6 +336,93 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     /// <summary>A marketer's panel client and the wizard's URL; the saved campaign's id from the Review redirect.</summary>
+    [Fact]
+    public async Task Approval_gates_send_and_activate_until_someone_else_approves_and_an_edit_withdraws_it()
+    {
+        var (app, owner, _, admin) = await SetUpAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var settings = $"/panel/apps/{app.Id}/settings";
+        (await admin.PostFormAsync(settings, new Dictionary<string, string> { ["name"] = "Four eyes", ["requireApproval"] = "true" }, settings + "?handler=general"))
+            .Body.ShouldContain("Settings saved.");
+        (await host.Services.GetRequiredService<AppService>().GetAsync(app.Id, CancellationToken.None))!.Limits.RequireApproval.ShouldBeTrue();
+        (await admin.GetAsync(settings)).Body.ShouldContain("name=\"requireApproval\" value=\"true\" checked");
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var approverUser = await PanelAccounts.MemberAsync(host, app.Id, Roles.Approver, owner);
+        var p = PanelClient.For(host);
+        await p.LoginAsync(approverUser.Email, PanelAccounts.Password);
+
+        var id = SavedId(await m.PostFormAsync($"/panel/apps/{app.Id}/campaigns/edit", new Dictionary<string, string>
+        {
+            ["name"] = "Needs a nod", ["channel"] = "push", ["title"] = "Hello", ["body"] = "Approved text", ["audience"] = "all", ["schedule"] = "now",
+        }));
+        var review = $"/panel/apps/{app.Id}/campaigns/{id}/review";
+        var page = (await m.GetAsync(review)).Body;
+        page.ShouldContain("id=\"awaiting-approval\"");
+        page.ShouldContain("id=\"needs-approval\"");
+        page.ShouldNotContain("id=\"send\"");
+        page.ShouldNotContain("id=\"approve\"");
+        // Neither a crafted panel send nor the REST API gets past it; a marketer cannot approve.
+        var crafted = await m.PostFormAsync(settings, new Dictionary<string, string>(), review + "?handler=send");
+        crafted.Status.ShouldBe(HttpStatusCode.BadRequest);
+        crafted.Body.ShouldContain("requires an approval");
+        await (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/send", null, ct)).ShouldBeProblem(HttpStatusCode.Conflict, "approval");
+        (await m.PostFormAsync(settings, new Dictionary<string, string>(), review + "?handler=approve")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("state").GetString().ShouldBe("draft");
+
+        var approverPage = (await p.GetAsync(review)).Body;
+        approverPage.ShouldContain("id=\"approve\"");
+        approverPage.ShouldContain("approves campaigns");
+        (await p.PostFormAsync(review, new Dictionary<string, string>(), review + "?handler=approve")).Location.ShouldBe(review);
+        (await m.GetAsync(review)).Body.ShouldContain("id=\"send\"");
+        (await p.GetAsync(review)).Body.ShouldContain($"Approved by <strong>{approverUser.Email}</strong>");
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("approval").GetProperty("actor").GetString().ShouldBe($"panel:{approverUser.Email}");
+        (await AuditAsync()).ShouldContain(e => e.AppId == app.Id && e.Action == "campaign.approve" && e.Detail == $"campaign {id} 'Needs a nod'");
+        var twice = await p.PostFormAsync(settings, new Dictionary<string, string>(), review + "?handler=approve");
+        twice.Status.ShouldBe(HttpStatusCode.BadRequest);
+        twice.Body.ShouldContain("needs no second approval");
+
+        // An edit after the approval withdraws it: what goes out is what was approved.
+        (await app.Rest().PutAsJsonAsync($"/api/v1/campaigns/{id}", new { name = "Needs a nod", channel = "push", content = new { title = "Hello", body = "Changed text" }, audience = new { all = true } }, ct))
+            .StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("approval").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+        await (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/send", null, ct)).ShouldBeProblem(HttpStatusCode.Conflict, "approval");
+        (await p.PostFormAsync(review, new Dictionary<string, string>(), review + "?handler=approve")).Location.ShouldBe(review);
+        (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/send", null, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("state").GetString().ShouldNotBe("draft");
+        (await p.PostFormAsync(settings, new Dictionary<string, string>(), review + "?handler=approve")).Body.ShouldContain("only a draft is approved");
+
+        // Four eyes: an admin may approve, but not their own change.
+        var own = SavedId(await admin.PostFormAsync($"/panel/apps/{app.Id}/campaigns/edit", new Dictionary<string, string>
+        {
+            ["name"] = "My own", ["channel"] = "push", ["title"] = "Hi", ["body"] = "Mine", ["audience"] = "all", ["schedule"] = "now",
+        }));
+        var ownReview = $"/panel/apps/{app.Id}/campaigns/{own}/review";
+        var self = await admin.PostFormAsync(ownReview, new Dictionary<string, string>(), ownReview + "?handler=approve");
+        self.Status.ShouldBe(HttpStatusCode.BadRequest);
+        self.Body.ShouldContain("someone else");
+        (await app.Rest().GetJson($"/api/v1/campaigns/{own}")).GetProperty("approval").ValueKind.ShouldBe(System.Text.Json.JsonValueKind.Null);
+
+        // Activation of an automation waits for the approval too.
+        using var created = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", new
+        {
+            name = "Cart nudge", channel = "push", content = new { title = "Still there?", body = "b" }, audience = new { all = true },
+            trigger = new { type = "event", @event = "added_to_cart" },
+        }, ct);
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var auto = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("id").GetInt64();
+        await (await app.Rest().PostAsync($"/api/v1/campaigns/{auto}/activate", null, ct)).ShouldBeProblem(HttpStatusCode.Conflict, "approval");
+        var autoReview = $"/panel/apps/{app.Id}/campaigns/{auto}/review";
+        (await admin.PostFormAsync(autoReview, new Dictionary<string, string>(), autoReview + "?handler=approve")).Location.ShouldBe(autoReview);
+        (await app.Rest().PostAsync($"/api/v1/campaigns/{auto}/activate", null, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await app.Rest().GetJson($"/api/v1/campaigns/{auto}")).GetProperty("state").GetString().ShouldBe("active");
+
+        // A transactional message is not a campaign to approve.
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"android","pushToken":"fcm-{{{Guid.NewGuid():N}}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        using var tx = await app.Rest().PostAsJsonAsync("/api/v1/messages", new { channel = "push", devices = new[] { device }, content = new { title = "Your code", body = "123456" } }, ct);
+        tx.StatusCode.ShouldBe(HttpStatusCode.OK, await tx.Content.ReadAsStringAsync(ct));
+    }
+
     private async Task<(TestApp App, PanelClient Viewer, PanelClient Marketer, string Edit)> WizardAsync()
     {
         var (app, owner, v, _) = await SetUpAsync();

@@ -23,6 +23,12 @@ public sealed record AppLimits
     /// <summary>Amazon SES style quota: at most this many mails per rolling 24 hours (-1 = unlimited).</summary>
     public int? EmailMaxPer24Hours { get; init; }
     public double? EmailMaxPerSecond { get; init; }
+    /// <summary>
+    /// R-PANEL-2: a campaign is sent or activated only after a person with the approver, admin or
+    /// owner role, other than whoever last changed it, has approved it in the panel. An edit withdraws
+    /// the approval. Transactional messages and the runs of an active automation are not affected.
+    /// </summary>
+    public bool RequireApproval { get; init; }
 }
 
 public sealed record AppView(

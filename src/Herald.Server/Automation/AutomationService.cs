@@ -20,7 +20,7 @@ public sealed record AutomationView(long CampaignId, string State, IReadOnlyDict
 /// campaign (frequency caps, quiet hours, local time). Planning is idempotent (only a draft is
 /// planned), so a run whose planning was interrupted is planned by the next pass, once.
 /// </summary>
-public sealed class AutomationService(Db db, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, TimeProvider clock)
+public sealed class AutomationService(Db db, CampaignService campaigns, CampaignPlanner planner, SegmentService segments, Apps.AppService apps, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     public const string Actor = "automation";
@@ -37,6 +37,7 @@ public sealed class AutomationService(Db db, CampaignService campaigns, Campaign
             if (!segment.Realtime)
                 throw new ProblemException(409, "Segment not real-time", $"Segment {segmentId} is not real-time; a segment_entry trigger needs entries as they happen.", "trigger.segmentId");
         }
+        var requireApproval = (await apps.GetAsync(appId, ct))?.Limits.RequireApproval == true;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -44,6 +45,7 @@ public sealed class AutomationService(Db db, CampaignService campaigns, Campaign
             $"SELECT state FROM campaigns WHERE app_id = @appId AND id = @id{(db.IsPostgres ? " FOR UPDATE" : "")}", new { appId, id }, tx);
         if (state != CampaignStates.Draft)
             throw new ProblemException(409, "Cannot activate", $"Campaign {id} is {state}; only a draft can be activated.", "state");
+        if (requireApproval) await CampaignApproval.EnsureApprovedAsync(conn, tx, appId, id);
         // Segment entries are read from here on: people already inside do not count as entering.
         var position = await conn.ExecuteScalarAsync<long?>("SELECT max(id) FROM segment_changes WHERE app_id = @appId", new { appId }, tx) ?? 0;
         await conn.ExecuteAsync(
@@ -123,7 +125,7 @@ public sealed class AutomationService(Db db, CampaignService campaigns, Campaign
     internal async Task<PlanSummary?> PlanRunAsync(long appId, long runId, CancellationToken ct)
     {
         PlanSummary plan;
-        try { plan = await planner.PlanAsync(appId, runId, Actor, ct); }
+        try { plan = await planner.PlanAsync(appId, runId, Actor, ct, approved: true); } // the automation was approved when activated
         catch (ProblemException p) when (p.Status == 409) { return null; } // planned already (another pass or node)
         if (plan.Queued > 0) return plan;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();

@@ -11,6 +11,7 @@ public static class CampaignEndpoints
     {
         builder.Services.AddSingleton<CampaignService>();
         builder.Services.AddSingleton<CampaignPlanner>();
+        builder.Services.AddSingleton<CampaignApproval>();
         builder.Services.AddSingleton<CampaignReports>();
         builder.Services.AddSingleton<CampaignStops>();
         builder.Services.AddSingleton<CampaignRecall>();

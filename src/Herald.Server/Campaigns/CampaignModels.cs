@@ -108,7 +108,14 @@ public sealed record CampaignDefinition
 public sealed record TransitionView(int Seq, long At, string? From, string To, string Actor, string? Reason);
 
 public sealed record CampaignView(long Id, string Name, string Channel, string State, CampaignDefinition Definition,
-    long CreatedAt, long UpdatedAt, IReadOnlyList<TransitionView> History);
+    long CreatedAt, long UpdatedAt, IReadOnlyList<TransitionView> History)
+{
+    /// <summary>
+    /// The approval of the campaign as it stands (R-PANEL-2): the "approved" entry of its history when
+    /// nothing was created or edited after it; null otherwise (and in lists, which carry no history).
+    /// </summary>
+    public TransitionView? Approval => CampaignApproval.Current(History);
+}
 
 /// <summary>Whom to render for; <c>variant</c> picks an A/B variant by position (0 = A, the default).</summary>
 public sealed record PreviewRequest(string? ExternalId = null, string? InstallationId = null, string? Locale = null, int? Variant = null);

@@ -52,7 +52,12 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         return d.Limits.MaxRecipients is { } max ? Math.Min(max, reachable) : reachable;
     }
 
-    public async Task<PlanSummary> PlanAsync(long appId, long campaignId, string actor, CancellationToken ct)
+    /// <remarks>
+    /// <c>approved</c> is true for sends that need no approval of their own: transactional messages,
+    /// and the runs of an automation that was approved when it was activated. Otherwise an app that
+    /// requires approval refuses a campaign not approved since its last change.
+    /// </remarks>
+    public async Task<PlanSummary> PlanAsync(long appId, long campaignId, string actor, CancellationToken ct, bool approved = false)
     {
         var campaign = await campaigns.GetAsync(appId, campaignId, ct) ?? throw ProblemException.NotFound($"Campaign {campaignId}");
         if (campaign.State is not (CampaignStates.Draft or CampaignStates.Scheduled))
@@ -74,6 +79,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             new { appId, campaignId }, tx);
         if (state is not (CampaignStates.Draft or CampaignStates.Scheduled))
             throw new ProblemException(409, "Already sent", $"Campaign {campaignId} is {state}.", "state");
+        if (app.Limits.RequireApproval && !approved) await CampaignApproval.EnsureApprovedAsync(conn, tx, appId, campaignId);
         // A draft has never been planned: its rows can go in by COPY (nothing to conflict with).
         var fresh = state == CampaignStates.Draft;
 

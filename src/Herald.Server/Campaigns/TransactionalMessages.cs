@@ -51,7 +51,7 @@ public sealed class TransactionalMessages(Db db, CampaignService campaigns, Camp
                 Urgent = request.Urgent,
             };
             var campaign = await campaigns.CreateAsync(appId, definition, actor, ct);
-            var plan = await planner.PlanAsync(appId, campaign.Id, actor, ct);
+            var plan = await planner.PlanAsync(appId, campaign.Id, actor, ct, approved: true); // a transactional message is not a campaign to approve
             dispatch.Wake();
             if (idempotencyKey is not null)
             {

@@ -20,7 +20,7 @@ public sealed class SettingsModel(AccountService accounts, AppService apps) : Pa
 
     [Needs(Permission.ManageApp)]
     public async Task<IActionResult> OnPostGeneralAsync(string? name, string? category, string? timezone,
-        string? maxPerDay, string? maxPerWeek, string? quietStart, string? quietEnd, string? emailPer24h, string? emailPerSecond)
+        string? maxPerDay, string? maxPerWeek, string? quietStart, string? quietEnd, string? emailPer24h, string? emailPerSecond, bool requireApproval = false)
     {
         var ok = await TryAsync(async () =>
         {
@@ -32,6 +32,7 @@ public sealed class SettingsModel(AccountService accounts, AppService apps) : Pa
                 QuietHoursEnd = Blank(quietEnd),
                 EmailMaxPer24Hours = Int(emailPer24h, "emailMaxPer24Hours"),
                 EmailMaxPerSecond = Double(emailPerSecond, "emailMaxPerSecond"),
+                RequireApproval = requireApproval,
             };
             await apps.UpdateAsync(AppId, new UpdateAppRequest(name ?? "", category, timezone, limits), HttpContext.RequestAborted);
             await AuditAsync("app.update", $"name={name}; category={category}; timezone={timezone}; limits={JsonSerializer.Serialize(limits, Json)}");
