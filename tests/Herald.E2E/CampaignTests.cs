@@ -127,6 +127,41 @@ public sealed class CampaignTests(E2EHost host)
     }
 
     [Fact]
+    public async Task An_approver_approves_a_draft_and_only_then_the_marketer_can_send_it()
+    {
+        var (app, _) = await PhonesAsync(4);
+        using (var rest = host.Client(app.RestKey))
+            (await rest.PatchAsJsonAsync("/api/v1/app", new { limits = new { requireApproval = true } }, Ct)).EnsureSuccessStatusCode();
+        var id = await DraftAsync(app.RestKey, new { name = "Needs a nod", channel = "push", content = new { title = "Checked twice", body = "Approved by a second person" }, audience = new { all = true } });
+        var owner = await _panel.OwnerAsync();
+        var marketer = await _panel.MemberAsync(app.Id, Roles.Marketer, owner);
+        var approver = await _panel.MemberAsync(app.Id, Roles.Approver, owner);
+        var review = $"/panel/apps/{app.Id}/campaigns/{id}/review";
+
+        var m = await _panel.SignedInAsync(marketer);
+        await m.GotoAsync(review);
+        (await m.TextContentAsync("#awaiting-approval"))!.ShouldContain("requires an approval");
+        (await m.Locator("#send").CountAsync()).ShouldBe(0);
+        (await m.Locator("#approve").CountAsync()).ShouldBe(0);
+        await PanelDriver.ShotAsync(m, "campaign-review-awaiting-approval");
+
+        var a = await _panel.SignedInAsync(approver);
+        await a.GotoAsync(review);
+        (await a.Locator("#send").CountAsync()).ShouldBe(0);
+        await a.ClickAsync("#approve");
+        await Expect(a.Locator("#approved")).ToContainTextAsync(approver.Email);
+        await PanelDriver.ShotAsync(a, "campaign-review-approved");
+        await a.Context.CloseAsync();
+
+        await m.ReloadAsync();
+        await m.ClickAsync("#send");
+        await m.WaitForURLAsync("**/report");
+        await Expect(m.Locator("#report [data-key=sent]")).ToHaveTextAsync("4", new() { Timeout = 20_000 });
+        (host.Providers.Fcm.Received.Count(r => r.Title == "Checked twice") + host.Providers.Apns.Received.Count(r => r.Title == "Checked twice")).ShouldBe(4);
+        await m.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task A_viewer_sees_no_send_button_and_a_crafted_send_is_refused_and_audited()
     {
         var (app, _) = await PhonesAsync(2);

@@ -144,14 +144,21 @@ public sealed class WebPushTests(E2EHost host)
         });
         await cdp.SendAsync("ServiceWorker.deliverPushMessage", new() { ["origin"] = site.Origin, ["registrationId"] = registrationId, ["data"] = data });
 
-        var shown = await page.WaitForFunctionAsync("""
-            async () => {
-              const reg = await navigator.serviceWorker.ready;
-              const n = (await reg.getNotifications())[0];
-              return n ? { title: n.title, body: n.body, url: n.data.url, messageId: n.data.messageId, actions: n.actions.length } : null;
-            }
-            """, null, new() { PollingInterval = 100 });
-        var n = await shown.JsonValueAsync<JsonElement>();
+        // The worker shows the notification asynchronously: ask until it is there. (A wait on an async
+        // predicate can come back with the pending promise, read as null before the notification exists.)
+        var n = default(JsonElement);
+        for (var tries = 0; tries < 200 && n.ValueKind != JsonValueKind.Object; tries++)
+        {
+            if (tries > 0) await Task.Delay(50, Ct);
+            n = await page.EvaluateAsync<JsonElement>("""
+                async () => {
+                  const reg = await navigator.serviceWorker.ready;
+                  const n = (await reg.getNotifications())[0];
+                  return n ? { title: n.title, body: n.body, url: n.data.url, messageId: n.data.messageId, actions: n.actions.length } : null;
+                }
+                """);
+        }
+        n.ValueKind.ShouldBe(JsonValueKind.Object, "the service worker showed no notification");
         n.GetProperty("title").GetString().ShouldBe("Back in stock");
         n.GetProperty("messageId").GetString().ShouldBe("m-e2e-1");
         n.GetProperty("actions").GetInt32().ShouldBe(1);
