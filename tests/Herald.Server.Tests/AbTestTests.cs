@@ -1,4 +1,6 @@
 using System.Net;
+using Dapper;
+using Herald.Server.Storage;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Sim.Providers;
@@ -216,6 +218,89 @@ public abstract class AbTestTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task A_control_group_gets_nothing_and_purchases_after_the_send_give_each_variants_lift()
+    {
+        var app = await PushAppAsync();
+        var devices = new List<(string Id, string Token)>();
+        for (var i = 0; i < 20; i++)
+        {
+            var token = $"fcm-{Guid.NewGuid():N}";
+            var id = (await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+            await app.Sdk().PostOk("/sdk/v1/identify", $$"""{"installationId":"{{id}}","externalId":"lift-{{i}}"}""");
+            devices.Add((id, token));
+        }
+        var tokens = devices.Select(d => d.Token).ToHashSet();
+        var campaign = await CreateAsync(app, Campaign(testShare: 0.5, abTest: new
+        {
+            variants = new object[] { new { content = new { title = TitleA } }, new { content = new { title = TitleB } } },
+            testShare = 0.5, controlShare = 0.25, metric = "open_rate", durationMinutes = 60, alpha = 0.05, noWinner = "keep_a",
+        }));
+        var start = host.Clock.GetUtcNow();
+        try
+        {
+            var plan = await app.Rest().PostOk($"/api/v1/campaigns/{campaign}/send", "{}");
+            plan.GetProperty("queued").GetInt32().ShouldBe(10);
+            plan.GetProperty("held").GetInt32().ShouldBe(5);
+            plan.GetProperty("skipped").GetProperty("control group").GetInt32().ShouldBe(5);
+            await ReportWhenAsync(app, campaign, r => r.GetProperty("sent").GetInt32() == 10 && r.GetProperty("sending").GetInt32() == 0);
+            List<string> control;
+            await using (var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct))
+                control = (await conn.QueryAsync<string>(
+                    "SELECT d.push_token FROM deliveries l JOIN devices d ON d.app_id = l.app_id AND d.ordinal = l.device_ordinal WHERE l.app_id = @app AND l.campaign_id = @campaign AND l.variant = -2",
+                    new { app = app.Id, campaign })).ToList();
+            control.Count.ShouldBe(5);
+            var cohort = Received(tokens);
+            cohort.Count.ShouldBe(10);
+            cohort.ShouldAllBe(r => !control.Contains(r.Token));
+
+            // Purchases: two of the control group within the day after the send, one before it (outside
+            // the window); three of the test cohort, one of them without opening anything.
+            var at = host.Clock.GetUtcNow();
+            async Task BuyAsync(string token, DateTimeOffset when)
+            {
+                var device = devices.First(d => d.Token == token).Id;
+                await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{device}}}","events":[{"messageId":"{{{Guid.NewGuid():N}}}","name":"purchase","timestamp":"{{{when:O}}}","revenue":{"amount":50,"currency":"TRY"}}]}""");
+            }
+            await BuyAsync(control[0], at.AddMinutes(5));
+            await BuyAsync(control[1], at.AddHours(3));
+            await BuyAsync(control[2], at.AddHours(-2));
+            var buyers = cohort.Take(3).ToList();
+            foreach (var b in buyers) await BuyAsync(b.Token, at.AddMinutes(10));
+            var report = await ReportWhenAsync(app, campaign, r => r.GetProperty("abTest").GetProperty("control").GetProperty("converted").GetInt32() == 2
+                && r.GetProperty("abTest").GetProperty("control").GetProperty("variants").EnumerateArray().Sum(v => v.GetProperty("converted").GetInt32()) == 3);
+            var c = report.GetProperty("abTest").GetProperty("control");
+            c.GetProperty("share").GetDouble().ShouldBe(0.25);
+            c.GetProperty("recipients").GetInt32().ShouldBe(5);
+            c.GetProperty("conversionRate").GetDouble().ShouldBe(0.4);
+            foreach (var v in c.GetProperty("variants").EnumerateArray())
+            {
+                var name = v.GetProperty("name").GetString();
+                var title = name == "A" ? TitleA : TitleB;
+                var bought = buyers.Count(b => b.Title == title);
+                v.GetProperty("sent").GetInt32().ShouldBe(5);
+                v.GetProperty("converted").GetInt32().ShouldBe(bought);
+                v.GetProperty("conversionRate").GetDouble().ShouldBe(bought / 5.0);
+                v.GetProperty("lift").GetDouble().ShouldBe(Math.Round(bought / 5.0 / 0.4 - 1, 4));
+                v.GetProperty("pValue").GetDouble().ShouldBeInRange(0, 1);
+            }
+            // Nobody opened: the open-based conversions stay 0, the lift counts purchases after the send.
+            report.GetProperty("converted").GetInt32().ShouldBe(0);
+
+            // After the decision only the held recipients get the winner; the control group still nothing.
+            host.Clock.Advance(TimeSpan.FromMinutes(61));
+            await ReportWhenAsync(app, campaign, Decided);
+            var all = Received(tokens);
+            all.Count.ShouldBe(15);
+            all.Select(r => r.Token).Distinct().Count().ShouldBe(15);
+            all.ShouldAllBe(r => !control.Contains(r.Token));
+        }
+        finally
+        {
+            host.Clock.Set(start);
+        }
+    }
+
+    [Fact]
     public async Task Preview_renders_each_variant()
     {
         var app = await PushAppAsync();
@@ -254,6 +339,10 @@ public abstract class AbTestTests(HeraldHost host)
         await Bad(Ab(durationMinutes: 0), HttpStatusCode.BadRequest, "abTest.durationMinutes");
         await Bad(Ab(alpha: 0.5), HttpStatusCode.BadRequest, "abTest.alpha");
         await Bad(Ab(noWinner: "coin_flip"), HttpStatusCode.BadRequest, "abTest.noWinner");
+        object WithControl(double testShare, double controlShare) => new { variants = new[] { V("a"), V("b") }, testShare, controlShare, metric = "open_rate", durationMinutes = 60, alpha = 0.05, noWinner = "keep_a" };
+        (await Bad(WithControl(0.2, 0.6), HttpStatusCode.BadRequest, "abTest.controlShare")).GetProperty("limit").GetDouble().ShouldBe(0.5);
+        await Bad(WithControl(0.2, -0.1), HttpStatusCode.BadRequest, "abTest.controlShare");
+        await Bad(WithControl(0.7, 0.4), HttpStatusCode.BadRequest, "abTest.controlShare");
         await Bad(Ab([new { name = "X", content = new { title = "a" } }, new { name = "x", content = new { title = "b" } }]), HttpStatusCode.BadRequest, "abTest.variants[1].name");
         await Bad(Ab(), HttpStatusCode.BadRequest, "abTest", urgent: true);
         // A variant's template is compiled at save, like the base content: field, line and column.

@@ -446,7 +446,7 @@ public abstract class PanelPagesTests(HeraldHost host)
         {
             ["name"] = "Subject test", ["channel"] = "push", ["title"] = "Sale", ["body"] = "20% off", ["audience"] = "all", ["schedule"] = "now",
             ["abTest"] = "on", ["abNameA"] = "Control", ["abName"] = "Bold", ["abTitle"] = "SALE NOW", ["abBody"] = "Everything 20% off today",
-            ["abShare"] = "30", ["abMetric"] = "conversion_rate", ["abDuration"] = "90", ["abNoWinner"] = "best_observed",
+            ["abShare"] = "30", ["abControl"] = "10", ["abMetric"] = "conversion_rate", ["abDuration"] = "90", ["abNoWinner"] = "best_observed",
         };
         var id = SavedId(await m.PostFormAsync(edit, form));
         var ab = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("abTest");
@@ -456,14 +456,17 @@ public abstract class PanelPagesTests(HeraldHost host)
         ab.GetProperty("variants")[1].GetProperty("content").GetProperty("title").GetString().ShouldBe("SALE NOW");
         ab.GetProperty("variants")[1].GetProperty("content").GetProperty("body").GetString().ShouldBe("Everything 20% off today");
         ab.GetProperty("testShare").GetDouble().ShouldBe(0.3, 1e-9);
+        ab.GetProperty("controlShare").GetDouble().ShouldBe(0.1, 1e-9);
         ab.GetProperty("metric").GetString().ShouldBe("conversion_rate");
         ab.GetProperty("durationMinutes").GetInt32().ShouldBe(90);
         ab.GetProperty("noWinner").GetString().ShouldBe("best_observed");
-        (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/review")).Body.ShouldContain("2 variants (Control, Bold) on 30% of the audience");
+        var reviewPage = (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/review")).Body;
+        reviewPage.ShouldContain("2 variants (Control, Bold) on 30% of the audience");
+        reviewPage.ShouldContain("control group of 10% sent nothing");
         (await m.GetAsync($"{edit}/{id}")).Body.ShouldContain("value=\"SALE NOW\"");
 
         // The service's rules, shown by the page: one variant only, a share of 100%, a variant template that does not compile.
-        foreach (var (change, field) in new[] { (("abName", ""), "abTest.variants"), (("abShare", "100"), "abTest.testShare"), (("abTitle", "{{oops"), "abTest.variants[1].content.title") })
+        foreach (var (change, field) in new[] { (("abName", ""), "abTest.variants"), (("abShare", "100"), "abTest.testShare"), (("abControl", "80"), "abTest.controlShare"), (("abTitle", "{{oops"), "abTest.variants[1].content.title") })
         {
             var bad = new Dictionary<string, string>(form) { [change.Item1] = change.Item2 };
             if (change.Item1 == "abName") { bad["abTitle"] = ""; bad["abBody"] = ""; }
@@ -471,6 +474,12 @@ public abstract class PanelPagesTests(HeraldHost host)
             refused.Status.ShouldBe(HttpStatusCode.BadRequest);
             refused.Body[refused.Body.IndexOf("class=\"flash err\"", StringComparison.Ordinal)..].ShouldContain(field);
         }
+
+        // Sent (here to nobody: the app has no devices), the report has the lift table beside the variants.
+        (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/send", null, TestContext.Current.CancellationToken)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var report = (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{id}/report")).Body;
+        report.ShouldContain("id=\"ab-lift\"");
+        report.ShouldContain("Control (nothing sent)");
     }
 
     [Fact]

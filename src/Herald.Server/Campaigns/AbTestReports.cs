@@ -13,12 +13,26 @@ public sealed record AbVariantReport(int Index, string Name, int Recipients, int
 public sealed record AbDecisionReport(long DecidedAt, int? Winner, string? WinnerName, double? PValue, double? Alpha, bool Significant,
     bool FallbackApplied, string? Test, string Reason, IReadOnlyList<double>? Values, IReadOnlyList<AbComparison>? Comparisons);
 
+/// <summary>One variant against the control group: purchases within the window after the send, opened or not.</summary>
+public sealed record AbLiftReport(int Index, string Name, int Sent, int Converted, double ConversionRate, double? Lift, double PValue);
+
+/// <summary>
+/// The control group (sent nothing): how many, how many bought within the window after the time they
+/// would have been sent, and each variant's lift over that rate (0.25 = 25% more) with the p-value of
+/// a two-proportion z-test.
+/// </summary>
+public sealed record AbControlReport(double Share, int Recipients, int Converted, double ConversionRate, IReadOnlyList<AbLiftReport> Variants);
+
 /// <summary>
 /// The A/B part of a campaign report: the set-up, each variant's numbers, how many recipients wait
 /// for the winner or have been sent it, and the decision with its p-value once taken.
 /// </summary>
 public sealed record AbTestReport(string Metric, double TestShare, int DurationMinutes, double Alpha, string NoWinner, long DecideAt,
-    IReadOnlyList<AbVariantReport> Variants, int Held, int Rollout, int RolloutSent, AbDecisionReport? Decision);
+    IReadOnlyList<AbVariantReport> Variants, int Held, int Rollout, int RolloutSent, AbDecisionReport? Decision)
+{
+    /// <summary>Null when the test has no control group.</summary>
+    public AbControlReport? Control { get; init; }
+}
 
 public static class AbTestReports
 {
@@ -69,7 +83,36 @@ public static class AbTestReports
         var rollout = rows.Where(x => x.Rollout == 1).ToList();
         return new AbTestReport(ab.Metric, ab.TestShare, ab.DurationMinutes, ab.Alpha, ab.NoWinner, test.DecideAt, variants,
             (int)rows.Sum(x => x.Held), (int)rollout.Sum(x => x.Recipients), (int)rollout.Sum(x => x.Sent),
-            Decision(ab, test));
+            Decision(ab, test)) { Control = ab.ControlShare > 0 ? await ControlAsync(conn, appId, campaign.Id, ab) : null };
+    }
+
+    private sealed class LiftRow
+    {
+        public int Variant { get; init; }
+        public long N { get; init; }
+        public long Converted { get; init; }
+    }
+
+    private static async Task<AbControlReport> ControlAsync(DbConnection conn, long appId, long campaignId, AbTestDefinition ab)
+    {
+        var rows = (await conn.QueryAsync<LiftRow>(
+            """
+            SELECT variant AS Variant, count(*) AS N, count(lift_converted_at) AS Converted FROM deliveries
+            WHERE app_id = @appId AND campaign_id = @campaignId AND ab_rollout = 0 AND (variant = -2 OR (variant >= 0 AND sent_at IS NOT NULL))
+            GROUP BY variant
+            """, new { appId, campaignId })).ToDictionary(r => r.Variant);
+        var c = rows.GetValueOrDefault(AbSplit.Control) ?? new LiftRow { Variant = AbSplit.Control };
+        static double Rate(LiftRow r) => r.N == 0 ? 0 : Math.Round((double)r.Converted / r.N, 4);
+        var controlRate = c.N == 0 ? 0 : (double)c.Converted / c.N;
+        var lifts = Enumerable.Range(0, ab.Variants.Count).Select(i =>
+        {
+            var v = rows.GetValueOrDefault(i) ?? new LiftRow { Variant = i };
+            var rate = v.N == 0 ? 0 : (double)v.Converted / v.N;
+            double? lift = controlRate > 0 && v.N > 0 ? Math.Round(rate / controlRate - 1, 4) : null;
+            return new AbLiftReport(i, AbTests.VariantName(ab, i), (int)v.N, (int)v.Converted, Rate(v), lift,
+                Math.Round(SignificanceTests.TwoProportionZ(v.Converted, v.N, c.Converted, c.N).PValue, 6));
+        }).ToList();
+        return new AbControlReport(ab.ControlShare, (int)c.N, (int)c.Converted, Rate(c), lifts);
     }
 
     private static AbDecisionReport? Decision(AbTestDefinition ab, TestRow test)

@@ -21,6 +21,11 @@ public sealed record AbTestDefinition
 {
     public List<AbVariantDefinition> Variants { get; init; } = [];
     public double TestShare { get; init; } = 0.2;
+    /// <summary>
+    /// Share of the audience in a control group that is sent nothing (0 = none, at most 0.5): its
+    /// purchases after the send time, against the test cohort's, give each variant's lift.
+    /// </summary>
+    public double ControlShare { get; init; }
     /// <summary>open_rate | conversion_rate | revenue_per_recipient.</summary>
     public string Metric { get; init; } = AbTests.OpenRate;
     /// <summary>How long after the last test message is due the winner is picked.</summary>
@@ -40,6 +45,9 @@ public static class AbTests
     public const string BestObserved = "best_observed";
     public const int MinVariants = 2, MaxVariants = 5;
     public const int MaxDurationMinutes = 30 * 24 * 60;
+    public const double MaxControlShare = 0.5;
+    /// <summary>The skip reason of control-group rows in the ledger and the report.</summary>
+    public const string ControlGroup = "control group";
     private static readonly string[] Metrics = [OpenRate, ConversionRate, RevenuePerRecipient];
     private static readonly string[] Fallbacks = [KeepA, BestObserved];
 
@@ -94,6 +102,10 @@ public static class AbTests
             throw ProblemException.BadRequest($"abTest.variants: {MinVariants}–{MaxVariants} variants; got {variants.Count}.", "abTest.variants", MaxVariants);
         if (!(ab.TestShare >= 0.01 && ab.TestShare <= 0.99))
             throw ProblemException.BadRequest($"abTest.testShare must be 0.01–0.99 (the share of the audience in the test); got {ab.TestShare}.", "abTest.testShare", 0.99);
+        if (!(ab.ControlShare >= 0 && ab.ControlShare <= MaxControlShare))
+            throw ProblemException.BadRequest($"abTest.controlShare must be 0 (no control group) to {MaxControlShare}; got {ab.ControlShare}.", "abTest.controlShare", MaxControlShare);
+        if (ab.TestShare + ab.ControlShare > 1)
+            throw ProblemException.BadRequest($"abTest.testShare + abTest.controlShare must be at most 1; got {ab.TestShare + ab.ControlShare}.", "abTest.controlShare", 1);
         if (!Metrics.Contains(ab.Metric))
             throw ProblemException.BadRequest($"abTest.metric must be one of {string.Join(", ", Metrics)}; got '{ab.Metric}'.", "abTest.metric");
         if (ab.DurationMinutes is < 1 or > MaxDurationMinutes)

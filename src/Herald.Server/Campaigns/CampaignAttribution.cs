@@ -47,6 +47,37 @@ public sealed class CampaignAttribution(Db db) : IIngestObserver
                   AND campaign_id = (SELECT campaign_id FROM deliveries WHERE app_id = @app AND user_ordinal = @user AND opened_at IS NOT NULL
                                      AND opened_at <= @at AND opened_at >= @since ORDER BY opened_at DESC LIMIT 1)
                 """, new { app = e.AppId, user = e.UserOrdinal, at = e.OccurredAt, since = e.OccurredAt - (long)ConversionWindow.TotalMilliseconds, amount = e.Revenue }, tx);
+        await LiftAsync(conn, tx, revenue);
         await tx.CommitAsync();
+    }
+
+    /// <summary>
+    /// A/B control groups: a purchase within the window after the send counts for the test cohort's
+    /// rows and, after the time they would have been sent, for the control group's — opened or not,
+    /// so both sides are measured alike and the difference is the message's lift.
+    /// </summary>
+    private async Task LiftAsync(System.Data.Common.DbConnection conn, System.Data.Common.DbTransaction tx, List<StoredEvent> purchases)
+    {
+        if (purchases.Count == 0) return;
+        var apps = purchases.Select(e => e.AppId).Distinct().ToArray();
+        var withControl = (await conn.QueryAsync<long>(
+            $"SELECT DISTINCT app_id FROM campaign_ab_tests WHERE control_share > 0 AND {db.In("app_id", "apps")}", new { apps }, tx)).ToHashSet();
+        foreach (var e in purchases.Where(e => withControl.Contains(e.AppId)))
+        {
+            var args = new { app = e.AppId, user = e.UserOrdinal, at = e.OccurredAt, since = e.OccurredAt - (long)ConversionWindow.TotalMilliseconds };
+            await conn.ExecuteAsync(
+                """
+                UPDATE deliveries SET lift_converted_at = @at
+                WHERE app_id = @app AND user_ordinal = @user AND variant = -2 AND lift_converted_at IS NULL AND due_at <= @at AND due_at >= @since
+                  AND campaign_id IN (SELECT campaign_id FROM campaign_ab_tests WHERE app_id = @app AND control_share > 0)
+                """, args, tx);
+            await conn.ExecuteAsync(
+                """
+                UPDATE deliveries SET lift_converted_at = @at
+                WHERE app_id = @app AND user_ordinal = @user AND sent_at IS NOT NULL AND sent_at <= @at AND sent_at >= @since
+                  AND variant >= 0 AND ab_rollout = 0 AND lift_converted_at IS NULL
+                  AND campaign_id IN (SELECT campaign_id FROM campaign_ab_tests WHERE app_id = @app AND control_share > 0)
+                """, args, tx);
+        }
     }
 }

@@ -99,10 +99,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         // A/B test: the cohort and its variants among the recipients not refused; the rest are held
         // until the winner is picked, and due no earlier than that.
         var split = d.AbTest is { } ab
-            ? AbSplit.Assign(campaignId, candidates.Where((_, i) => plans[i].Refusal is null).Select(c => c.Recipient), ab.Variants.Count, ab.TestShare)
+            ? AbSplit.Assign(campaignId, candidates.Where((_, i) => plans[i].Refusal is null).Select(c => c.Recipient), ab.Variants.Count, ab.TestShare, ab.ControlShare)
             : null;
         var decideAt = split is null ? now : candidates.Select((c, i) => (c, i))
-            .Where(x => plans[x.i].Refusal is null && split[x.c.Recipient] != AbSplit.Held)
+            .Where(x => plans[x.i].Refusal is null && split[x.c.Recipient] >= 0)
             .Select(x => window.NextAllowed(plans[x.i].Due, plans[x.i].Zone)).DefaultIfEmpty(now).Max() + TimeSpan.FromMinutes(d.AbTest!.DurationMinutes);
 
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -114,8 +114,11 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             var c = candidates[i];
             var (refusal, zone, scheduled) = plans[i];
             var variant = refusal is null && split is not null ? split[c.Recipient] : 0;
+            // The control group is sent nothing; its row keeps the time it would have gone out, from
+            // which its purchases are counted.
+            if (variant == AbSplit.Control) refusal = AbTests.ControlGroup;
             var rowState = refusal is not null ? DeliveryStates.Skipped : variant == AbSplit.Held ? DeliveryStates.Held : DeliveryStates.Queued;
-            var due = refusal is not null ? now.ToUnixTimeMilliseconds()
+            var due = refusal is not null && variant != AbSplit.Control ? now.ToUnixTimeMilliseconds()
                 : window.NextAllowed(rowState == DeliveryStates.Held && decideAt > scheduled ? decideAt : scheduled, zone).ToUnixTimeMilliseconds();
             if (rowState == DeliveryStates.Queued)
             {
@@ -138,9 +141,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var abNote = "";
         if (split is not null)
         {
-            await conn.ExecuteAsync("INSERT INTO campaign_ab_tests (app_id, campaign_id, decide_at) VALUES (@appId, @campaignId, @at) ON CONFLICT DO NOTHING",
-                new { appId, campaignId, at = decideAt.ToUnixTimeMilliseconds() }, tx);
-            abNote = $"; A/B test: {queued} in the test, {held} held for the winner, picked at {decideAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC";
+            await conn.ExecuteAsync("INSERT INTO campaign_ab_tests (app_id, campaign_id, decide_at, control_share) VALUES (@appId, @campaignId, @at, @control) ON CONFLICT DO NOTHING",
+                new { appId, campaignId, at = decideAt.ToUnixTimeMilliseconds(), control = d.AbTest!.ControlShare }, tx);
+            var control = skipped.GetValueOrDefault(AbTests.ControlGroup);
+            abNote = $"; A/B test: {queued} in the test, {held} held for the winner{(control > 0 ? $", {control} in the control group" : "")}, picked at {decideAt.UtcDateTime:yyyy-MM-dd HH:mm} UTC";
         }
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
             $"planned {queued} of {candidates.Count}{abNote}", now.ToUnixTimeMilliseconds());

@@ -99,4 +99,21 @@ public class AbDecisionTests
         split.Values.Count(v => v == 1).ShouldBe(1);
         split.Values.Count(v => v == AbSplit.Held).ShouldBe(3);
     }
+
+    [Fact]
+    public void A_control_group_comes_from_the_held_part_and_leaves_the_test_cohort_as_it_was()
+    {
+        var audience = Enumerable.Range(1, 1000).ToList();
+        var without = AbSplit.Assign(77, audience, 3, 0.2);
+        var with = AbSplit.Assign(77, audience, 3, 0.2, controlShare: 0.1);
+        with.Values.Count(v => v == AbSplit.Control).ShouldBe(100);
+        with.Values.Count(v => v == AbSplit.Held).ShouldBe(700);
+        // Every test recipient keeps its variant; the control group was held before.
+        foreach (var (recipient, variant) in without.Where(x => x.Value >= 0)) with[recipient].ShouldBe(variant);
+        with.Where(x => x.Value == AbSplit.Control).ShouldAllBe(x => without[x.Key] == AbSplit.Held);
+        AbSplit.Assign(77, Enumerable.Reverse(audience), 3, 0.2, 0.1).ShouldBe(with);
+        // A tiny share still draws one; more than the rest of the audience is refused.
+        AbSplit.Assign(5, [10, 11, 12, 13, 14], 2, 0.1, 0.01).Values.Count(v => v == AbSplit.Control).ShouldBe(1);
+        Should.Throw<ArgumentOutOfRangeException>(() => AbSplit.Assign(5, audience, 2, 0.6, 0.5));
+    }
 }

@@ -42,10 +42,12 @@ internal static class CampaignWizardParts
             variants.Add(new AbVariantDefinition { Name = name, Content = content });
         }
         var share = Number(f, "abShare", "abTest.testShare");
+        var control = Number(f, "abControl", "abTest.controlShare");
         return new AbTestDefinition
         {
             Variants = variants,
             TestShare = share is { } s ? s / 100 : 0.2,
+            ControlShare = control is { } c ? c / 100 : 0,
             Metric = F(f, "abMetric") ?? AbTests.OpenRate,
             DurationMinutes = Int(f, "abDuration", "abTest.durationMinutes") ?? 240,
             NoWinner = F(f, "abNoWinner") ?? AbTests.KeepA,
