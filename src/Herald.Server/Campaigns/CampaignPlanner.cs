@@ -107,6 +107,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
 
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
         var rows = new List<LedgerRow>(Math.Min(candidates.Count, Chunk));
+        // A draft has no ledger rows yet (planning moves it out of draft in the same transaction that
+        // writes them), so nothing can conflict: one binary COPY for the whole plan, streamed while
+        // the rows are computed, so PostgreSQL inserts one chunk while the next is being encoded.
+        await using var copy = fresh && conn is NpgsqlConnection pg ? await pg.BeginBinaryImportAsync(CopyLedger, ct) : null;
         int queued = 0, held = 0;
         long? first = null, last = null;
         for (var i = 0; i < candidates.Count; i++)
@@ -130,9 +134,14 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
             rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, LedgerMessageId.Format(campaignId, c.Recipient),
                 d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
-            if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows, fresh); rows.Clear(); }
+            if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows, copy); rows.Clear(); }
         }
-        await InsertAsync(conn, tx, rows, fresh);
+        await InsertAsync(conn, tx, rows, copy);
+        if (copy is not null)
+        {
+            await copy.CompleteAsync(ct);
+            await copy.DisposeAsync(); // the connection leaves the COPY state only when the importer is disposed
+        }
         await fallbacks.PlanAsync(conn, tx, appId, campaignId, d, ct);
 
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;
@@ -157,15 +166,14 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
     private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
         string MessageId, int Priority, string State, string? Reason, long Due, long Now, int Variant);
 
-    private async Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows, bool fresh)
+    private const string CopyLedger =
+        "COPY deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant) FROM STDIN (FORMAT BINARY)";
+
+    private async Task InsertAsync(DbConnection conn, DbTransaction tx, List<LedgerRow> rows, NpgsqlBinaryImporter? copy)
     {
         if (rows.Count == 0) return;
-        if (fresh && conn is NpgsqlConnection pg)
+        if (copy is not null)
         {
-            // A draft has no ledger rows yet (planning moves it out of draft in the same transaction
-            // that writes them), so nothing can conflict: binary COPY, the cheapest way in.
-            await using var copy = await pg.BeginBinaryImportAsync(
-                "COPY deliveries (app_id, campaign_id, recipient, device_ordinal, user_ordinal, platform, message_id, priority, state, reason, due_at, updated_at, variant) FROM STDIN (FORMAT BINARY)");
             foreach (var r in rows)
             {
                 await copy.StartRowAsync();
@@ -183,7 +191,6 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
                 await copy.WriteAsync(r.Now, NpgsqlDbType.Bigint);
                 await copy.WriteAsync(r.Variant, NpgsqlDbType.Integer);
             }
-            await copy.CompleteAsync();
             return;
         }
         if (db.IsPostgres)
