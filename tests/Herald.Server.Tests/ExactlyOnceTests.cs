@@ -1,8 +1,8 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Sim.Providers;
 using Herald.Sim.Simulation;
+using Herald.Tests.Support;
 
 namespace Herald.Tests;
 
@@ -25,19 +25,14 @@ public sealed class ExactlyOnceTests
     {
         await using var providers = await LoopbackProviders.StartAsync();
         await using var cluster = engine == "postgres" ? await PostgresCluster.StartAsync(durable: false) : null;
-        var settings = new Dictionary<string, string?>(providers.HeraldSettings().ToDictionary(x => x.Key, x => x.Value))
+        var settings = await ProcessTests.SettingsAsync(providers, cluster, "crash", new Dictionary<string, string?>
         {
             ["Herald:Dispatch:ChunkSize"] = ChunkSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Herald:Dispatch:BulkConcurrency"] = "32",
             ["Herald:Dispatch:ChunksInFlight"] = ChunksInFlight.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Herald:Dispatch:Lease"] = "00:00:06",
             ["Herald:Dispatch:LeaseCheck"] = "00:00:00.500",
-        };
-        if (cluster is not null)
-        {
-            settings["Herald:Storage:Provider"] = "Postgres";
-            settings["Herald:Storage:ConnectionString"] = await cluster.CreateDatabaseAsync($"crash_{Guid.NewGuid():N}");
-        }
+        });
         var data = Directory.CreateTempSubdirectory("herald-crash-").FullName;
         var log = new List<string>();
         try
@@ -48,8 +43,8 @@ public sealed class ExactlyOnceTests
             await using (var first = await HeraldProcess.StartAsync(settings, l => { lock (log) log.Add(l); }, Ct, data))
             {
                 (sdkKey, restKey) = (first.SdkKey!, first.RestKey!);
-                using var rest = Client(first.BaseAddress, restKey);
-                using var sdk = Client(first.BaseAddress, sdkKey);
+                using var rest = ProcessTests.Client(first.BaseAddress, restKey);
+                using var sdk = ProcessTests.Client(first.BaseAddress, sdkKey);
                 (await rest.PutAsJsonAsync("/api/v1/app/credentials/fcm", providers.FcmCredentials, Ct)).EnsureSuccessStatusCode();
                 await Parallel.ForAsync(0, Devices, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = Ct }, async (i, ct) =>
                 {
@@ -74,7 +69,7 @@ public sealed class ExactlyOnceTests
 
             await using (var second = await HeraldProcess.StartAsync(settings, l => { lock (log) log.Add(l); }, Ct, data, expectKeys: false))
             {
-                using var rest = Client(second.BaseAddress, restKey);
+                using var rest = ProcessTests.Client(second.BaseAddress, restKey);
                 JsonElement report = default;
                 for (var i = 0; i < 1200; i++)
                 {
@@ -103,12 +98,5 @@ public sealed class ExactlyOnceTests
         {
             try { Directory.Delete(data, true); } catch (IOException) { }
         }
-    }
-
-    private static HttpClient Client(Uri baseAddress, string key)
-    {
-        var c = new HttpClient { BaseAddress = baseAddress };
-        c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return c;
     }
 }

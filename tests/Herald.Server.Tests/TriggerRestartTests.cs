@@ -1,8 +1,8 @@
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Sim.Providers;
 using Herald.Sim.Simulation;
+using Herald.Tests.Support;
 
 namespace Herald.Tests;
 
@@ -23,15 +23,10 @@ public sealed class TriggerRestartTests
     {
         await using var providers = await LoopbackProviders.StartAsync();
         await using var cluster = engine == "postgres" ? await PostgresCluster.StartAsync(durable: false) : null;
-        var settings = new Dictionary<string, string?>(providers.HeraldSettings().ToDictionary(x => x.Key, x => x.Value))
+        var settings = await ProcessTests.SettingsAsync(providers, cluster, "trigger", new Dictionary<string, string?>
         {
             ["Herald:Automation:Poll"] = "00:00:00.200",
-        };
-        if (cluster is not null)
-        {
-            settings["Herald:Storage:Provider"] = "Postgres";
-            settings["Herald:Storage:ConnectionString"] = await cluster.CreateDatabaseAsync($"trigger_{Guid.NewGuid():N}");
-        }
+        });
         var data = Directory.CreateTempSubdirectory("herald-trigger-").FullName;
         var log = new List<string>();
         const string title = "Sepetini unutma";
@@ -44,8 +39,8 @@ public sealed class TriggerRestartTests
             await using (var first = await HeraldProcess.StartAsync(settings, l => { lock (log) log.Add(l); }, Ct, data))
             {
                 restKey = first.RestKey!;
-                using var rest = Client(first.BaseAddress, restKey);
-                using var sdk = Client(first.BaseAddress, first.SdkKey!);
+                using var rest = ProcessTests.Client(first.BaseAddress, restKey);
+                using var sdk = ProcessTests.Client(first.BaseAddress, first.SdkKey!);
                 (await rest.PutAsJsonAsync("/api/v1/app/credentials/fcm", providers.FcmCredentials, Ct)).EnsureSuccessStatusCode();
                 var devices = new string[tokens.Length];
                 for (var i = 0; i < tokens.Length; i++)
@@ -89,7 +84,7 @@ public sealed class TriggerRestartTests
 
             await using (var second = await HeraldProcess.StartAsync(settings, l => { lock (log) log.Add(l); }, Ct, data, expectKeys: false))
             {
-                using var rest = Client(second.BaseAddress, restKey);
+                using var rest = ProcessTests.Client(second.BaseAddress, restKey);
                 for (var i = 0; i < 1500 && (Got(tokens[0]) == 0 || Got(tokens[1]) == 0); i++) await Task.Delay(20, Ct);
                 Got(tokens[0]).ShouldBe(1, string.Join('\n', log.TakeLast(20)));
                 Got(tokens[1]).ShouldBe(1);
@@ -110,12 +105,5 @@ public sealed class TriggerRestartTests
         {
             try { Directory.Delete(data, true); } catch (IOException) { }
         }
-    }
-
-    private static HttpClient Client(Uri baseAddress, string key)
-    {
-        var c = new HttpClient { BaseAddress = baseAddress };
-        c.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return c;
     }
 }
