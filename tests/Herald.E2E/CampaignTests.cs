@@ -58,6 +58,9 @@ public sealed class CampaignTests(E2EHost host)
         await page.FillAsync("#step-what textarea[name=body]", "Use code FLASH20 at checkout");
         await Expect(page.Locator("#live-preview [data-preview=body]")).ToHaveTextAsync("Use code FLASH20 at checkout");
         await Expect(page.Locator("#wizard-audience")).ToHaveTextAsync("12");
+        await page.ClickAsync("#buttons-data summary");
+        await Expect(page.Locator("input[name=buttonText]").First).ToBeVisibleAsync();
+        await PanelDriver.ShotAsync(page, "campaign-wizard");
         await page.ClickAsync("button[type=submit].primary");
         await page.WaitForURLAsync("**/review");
         (await page.TextContentAsync("#audience-size"))!.Trim().ShouldBe("12");

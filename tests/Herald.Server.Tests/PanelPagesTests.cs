@@ -439,6 +439,79 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Wizard_edits_buttons_and_data_and_keeps_what_only_the_api_sets()
+    {
+        var (app, _, m, edit) = await WizardAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"android","pushToken":"fcm-{{{Guid.NewGuid():N}}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+        using var created = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", new
+        {
+            name = "From the API", channel = "push",
+            content = new
+            {
+                title = "Hi", body = "Sale", sound = "chime.caf", badge = 3, ttlSeconds = 3600, collapseKey = "sale",
+                buttons = new[] { new { text = "Shop", action = "url", target = "https://example.com/sale" } },
+                data = new Dictionary<string, string> { ["product_id"] = "42" },
+            },
+            audience = new { devices = new[] { device }, platforms = new[] { "android" } },
+        }, ct);
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var id = (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("id").GetInt64();
+
+        var page = (await m.GetAsync($"{edit}/{id}")).Body;
+        page.ShouldContain("value=\"Shop\"");
+        page.ShouldContain("value=\"product_id\"");
+        page.ShouldContain("name=\"audience\" value=\"devices\" checked");
+        var kept = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Match(page, "name=\"kept\" value=\"([^\"]*)\"").Groups[1].Value);
+        kept.ShouldContain("chime.caf");
+
+        // The marketer changes the texts, a button and the data, as the browser posts the form.
+        var saved = await m.PostFormAsync($"{edit}/{id}", new Dictionary<string, string>
+        {
+            ["name"] = "From the API", ["channel"] = "push", ["title"] = "Hi again", ["body"] = "Sale ends today", ["audience"] = "devices", ["schedule"] = "now",
+            ["kept"] = kept, ["buttonText"] = "Shop now", ["buttonAction"] = "deeplink", ["buttonTarget"] = "shop://sale",
+            ["dataKey"] = "product_id", ["dataValue"] = "{{default last_product \"42\"}}",
+        });
+        SavedId(saved).ShouldBe(id);
+        var d = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition");
+        var c = d.GetProperty("content");
+        c.GetProperty("title").GetString().ShouldBe("Hi again");
+        c.GetProperty("buttons")[0].GetProperty("text").GetString().ShouldBe("Shop now");
+        c.GetProperty("buttons")[0].GetProperty("action").GetString().ShouldBe("deeplink");
+        c.GetProperty("buttons")[0].GetProperty("target").GetString().ShouldBe("shop://sale");
+        c.GetProperty("data").GetProperty("product_id").GetString().ShouldBe("{{default last_product \"42\"}}");
+        // Not in the wizard, kept: sound, badge, TTL, collapse key, the devices and the platform filter.
+        c.GetProperty("sound").GetString().ShouldBe("chime.caf");
+        c.GetProperty("badge").GetInt32().ShouldBe(3);
+        c.GetProperty("ttlSeconds").GetInt32().ShouldBe(3600);
+        c.GetProperty("collapseKey").GetString().ShouldBe("sale");
+        d.GetProperty("audience").GetProperty("devices")[0].GetString().ShouldBe(device);
+        d.GetProperty("audience").GetProperty("platforms")[0].GetString().ShouldBe("android");
+        (d.GetProperty("audience").TryGetProperty("all", out var all) && all.ValueKind == System.Text.Json.JsonValueKind.True).ShouldBeFalse();
+
+        // A new campaign from the wizard with two buttons; a data key given twice is refused by name.
+        var fresh = SavedId(await m.PostFormAsync(edit, new Dictionary<string, string>
+        {
+            ["name"] = "Buttons", ["channel"] = "push", ["title"] = "t", ["body"] = "b", ["audience"] = "all", ["schedule"] = "now",
+        }));
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("name", "Buttons"), new("channel", "push"), new("title", "t"), new("body", "b"), new("audience", "all"), new("schedule", "now"),
+            new("buttonText", "Yes"), new("buttonAction", "open_app"), new("buttonTarget", ""),
+            new("buttonText", "Later"), new("buttonAction", "dismiss"), new("buttonTarget", ""),
+            new("dataKey", "a"), new("dataValue", "1"), new("dataKey", "a"), new("dataValue", "2"),
+        };
+        var twice = await m.PostFormPairsAsync($"{edit}/{fresh}", form);
+        twice.Status.ShouldBe(HttpStatusCode.BadRequest);
+        twice.Body.ShouldContain("content.data");
+        form.RemoveAt(form.Count - 1); form.RemoveAt(form.Count - 1);
+        SavedId(await m.PostFormPairsAsync($"{edit}/{fresh}", form));
+        var two = (await app.Rest().GetJson($"/api/v1/campaigns/{fresh}")).GetProperty("definition").GetProperty("content");
+        two.GetProperty("buttons").EnumerateArray().Select(b => b.GetProperty("text").GetString()).ShouldBe(["Yes", "Later"]);
+        two.GetProperty("data").GetProperty("a").GetString().ShouldBe("1");
+    }
+
+    [Fact]
     public async Task Wizard_saves_an_ab_test_and_shows_the_services_errors()
     {
         var (app, _, m, edit) = await WizardAsync();

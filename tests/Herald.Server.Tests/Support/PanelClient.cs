@@ -20,15 +20,19 @@ public sealed partial class PanelClient(HttpClient http)
     }
 
     /// <summary>Loads <paramref name="formPage"/> for its token, then posts the form to <paramref name="action"/> (default: the same page).</summary>
-    public async Task<(HttpStatusCode Status, string Body, string? Location)> PostFormAsync(string formPage, IDictionary<string, string> fields, string? action = null, bool withToken = true)
+    public Task<(HttpStatusCode Status, string Body, string? Location)> PostFormAsync(string formPage, IDictionary<string, string> fields, string? action = null, bool withToken = true) =>
+        PostFormPairsAsync(formPage, fields, action, withToken);
+
+    /// <summary>As <see cref="PostFormAsync"/>, for forms whose rows repeat a field name (buttons, data, languages).</summary>
+    public async Task<(HttpStatusCode Status, string Body, string? Location)> PostFormPairsAsync(string formPage, IEnumerable<KeyValuePair<string, string>> fields, string? action = null, bool withToken = true)
     {
         var page = await GetAsync(formPage);
-        var form = new Dictionary<string, string>(fields);
+        var form = fields.Where(x => !withToken || x.Key != "__RequestVerificationToken").ToList();
         if (withToken)
         {
             var m = TokenRegex().Match(page.Body);
             if (!m.Success) throw new InvalidOperationException($"No anti-forgery token on {formPage} ({page.Status} {page.Location}): {page.Body[..Math.Min(300, page.Body.Length)]}");
-            form["__RequestVerificationToken"] = m.Groups[1].Value;
+            form.Add(new("__RequestVerificationToken", m.Groups[1].Value));
         }
         using var res = await Http.PostAsync(action ?? formPage, new FormUrlEncodedContent(form));
         return (res.StatusCode, await res.Content.ReadAsStringAsync(), res.Headers.Location?.OriginalString);

@@ -106,6 +106,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
         }
         var exclude = Ids("exclude");
         var channel = F("channel");
+        var kept = CampaignWizardParts.KeptFrom(f);
         return new CampaignDefinition
         {
             Name = F("name") ?? "",
@@ -115,13 +116,17 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
                 Title = F("title"), Body = F("body"), Url = F("url"), ImageUrl = F("imageUrl"),
                 Subject = F("subject"), Html = F("html"), Text = F("text"),
                 Locales = Locales(f),
+                Buttons = channel is CampaignChannels.Push or CampaignChannels.WebPush ? CampaignWizardParts.Buttons(f) : null,
+                Data = channel is CampaignChannels.Push or CampaignChannels.WebPush ? CampaignWizardParts.Data(f) : null,
+                Sound = kept?.Sound, Badge = kept?.Badge, TtlSeconds = kept?.TtlSeconds, CollapseKey = kept?.CollapseKey,
             },
-            Audience = audience switch
+            Audience = (audience switch
             {
                 "segments" => new AudienceDefinition { IncludeSegments = Ids("segments"), ExcludeSegments = exclude },
                 "users" => new AudienceDefinition { Users = Lines("users"), ExcludeSegments = exclude },
+                "devices" => new AudienceDefinition { Devices = kept?.Devices, ExcludeSegments = exclude },
                 _ => new AudienceDefinition { All = true, ExcludeSegments = exclude },
-            },
+            }) with { Platforms = kept?.Platforms },
             Schedule = new ScheduleDefinition { Type = schedule is "trigger" or "recurring" ? "now" : schedule, At = at, LocalDate = schedule == "local" ? F("localDate") : null, LocalTime = schedule == "local" ? F("localTime") : null },
             Limits = new LimitsDefinition
             {

@@ -25,6 +25,47 @@ internal static class CampaignWizardParts
         : double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var n) ? n
         : throw ProblemException.BadRequest($"{field} must be a number; got '{v}'.", field);
 
+    /// <summary>Rows of <c>buttonText</c>, <c>buttonAction</c>, <c>buttonTarget</c>; a row without text is dropped.</summary>
+    public static List<ButtonDefinition>? Buttons(IFormCollection f)
+    {
+        var buttons = new List<ButtonDefinition>();
+        for (var i = 0; i < f["buttonText"].Count; i++)
+            if (At(f, "buttonText", i) is { } text)
+                buttons.Add(new ButtonDefinition(text, At(f, "buttonAction", i) ?? "open_app", At(f, "buttonTarget", i)));
+        return buttons.Count > 0 ? buttons : null;
+    }
+
+    /// <summary>Rows of <c>dataKey</c> and <c>dataValue</c> (custom data sent with the push); a row without a key is dropped.</summary>
+    public static Dictionary<string, string>? Data(IFormCollection f)
+    {
+        var data = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < f["dataKey"].Count; i++)
+        {
+            if (At(f, "dataKey", i) is not { } key) continue;
+            if (!data.TryAdd(key, f["dataValue"].Count > i ? f["dataValue"][i] ?? "" : ""))
+                throw ProblemException.BadRequest($"content.data: the key '{key}' is given twice.", "content.data");
+        }
+        return data.Count > 0 ? data : null;
+    }
+
+    /// <summary>
+    /// What the wizard does not show but a campaign saved through the API may have: carried through an
+    /// edit in a hidden field, so saving in the panel does not drop it.
+    /// </summary>
+    public sealed record Kept(string? Sound, int? Badge, int? TtlSeconds, string? CollapseKey, List<string>? Platforms, List<string>? Devices);
+
+    private static readonly JsonSerializerOptions KeptJson = new(JsonSerializerDefaults.Web);
+
+    public static string KeptOf(CampaignDefinition d) =>
+        JsonSerializer.Serialize(new Kept(d.Content.Sound, d.Content.Badge, d.Content.TtlSeconds, d.Content.CollapseKey, d.Audience.Platforms, d.Audience.Devices), KeptJson);
+
+    public static Kept? KeptFrom(IFormCollection f)
+    {
+        if (F(f, "kept") is not { } json) return null;
+        try { return JsonSerializer.Deserialize<Kept>(json, KeptJson); }
+        catch (JsonException) { throw ProblemException.BadRequest("The form's kept fields are not valid JSON; reload the page.", "kept"); }
+    }
+
     /// <summary>
     /// <c>abTest=on</c>: variant A is the base content (only its name is asked), then one row per
     /// further variant (<c>abName</c>, <c>abTitle</c>/<c>abSubject</c>, <c>abBody</c>/<c>abText</c>;
