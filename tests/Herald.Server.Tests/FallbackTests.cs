@@ -24,7 +24,7 @@ public abstract class FallbackTests(HeraldHost host)
     private static string NewPhone() => "+9053" + Random.Shared.Next(10_000_000, 99_999_999);
 
     /// <summary>A user with a phone and <paramref name="devices"/> Android devices; returns the phone and the devices' tokens.</summary>
-    private static async Task<(string Phone, List<string> Tokens)> UserAsync(TestApp app, string externalId, int devices, bool withPhone = true)
+    private static async Task<(string Phone, List<string> Tokens)> UserAsync(TestApp app, string externalId, int devices, bool withPhone = true, string? locale = null)
     {
         var phone = NewPhone();
         using (var put = await app.Rest().PutAsJsonAsync($"/api/v1/users/{externalId}", withPhone ? new { phone, attributes = new { first_name = externalId } } : (object)new { attributes = new { first_name = externalId } }, Ct))
@@ -33,7 +33,9 @@ public abstract class FallbackTests(HeraldHost host)
         for (var i = 0; i < devices; i++)
         {
             var token = $"fcm-{Guid.NewGuid():N}";
-            var id = (await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true}""")).GetProperty("installationId").GetString();
+            var id = (await app.Sdk().PostOk("/sdk/v1/devices", locale is null
+                ? $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true}"""
+                : $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true,"locale":"{{locale}}"}""")).GetProperty("installationId").GetString();
             await app.Sdk().PostOk("/sdk/v1/identify", $$"""{"installationId":"{{id}}","externalId":"{{externalId}}"}""");
             tokens.Add(token);
         }
@@ -113,6 +115,43 @@ public abstract class FallbackTests(HeraldHost host)
         await host.Services.GetRequiredService<FallbackWorker>().RunOnceAsync(Ct);
         P.Sms.Received.Count(s => s.To == deadPhone).ShouldBe(1);
         (await app.Rest().GetJson($"/api/v1/campaigns/{id}/fallbacks")).GetArrayLength().ShouldBe(3);
+    }
+
+    [Fact]
+    public async Task The_fallback_text_follows_the_language_of_the_users_device()
+    {
+        var app = await AppAsync();
+        var (trPhone, tr) = await UserAsync(app, "u-tr", 1, locale: "tr-TR");
+        var (dePhone, de) = await UserAsync(app, "u-de", 1, locale: "de-DE");
+        P.Fcm.Inject(tr[0], FcmFault.Unregistered);
+        P.Fcm.Inject(de[0], FcmFault.Unregistered);
+        var id = await CreateAsync(app, new
+        {
+            name = "localized fallback", channel = "push",
+            content = new { title = "Cart", body = "Your cart is waiting" },
+            audience = new { users = new[] { "u-tr", "u-de" } },
+            fallback = new
+            {
+                channel = "sms",
+                content = new { body = "{{first_name}}, your cart is waiting", locales = new Dictionary<string, object> { ["tr"] = new { body = "{{first_name}}, sepetiniz sizi bekliyor" } } },
+            },
+        });
+        await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
+        await ReportWhenAsync(app, id, r => Fallback(r, "byState", "sent") == 2);
+        // Turkish for the tr-TR phone (its language's translation); the base text where there is none.
+        P.Sms.Received.Single(s => s.To == trPhone).Text.ShouldBe("u-tr, sepetiniz sizi bekliyor");
+        P.Sms.Received.Single(s => s.To == dePhone).Text.ShouldBe("u-de, your cart is waiting");
+
+        // An SMS campaign picks its translation the same way.
+        var sms = await CreateAsync(app, new
+        {
+            name = "localized sms", channel = "sms", audience = new { users = new[] { "u-tr", "u-de" } },
+            content = new { body = "Sale today", locales = new Dictionary<string, object> { ["tr"] = new { body = "Bugün indirim" } } },
+        });
+        await app.Rest().PostOk($"/api/v1/campaigns/{sms}/send", "{}");
+        await ReportWhenAsync(app, sms, r => r.GetProperty("state").GetString() == "sent");
+        P.Sms.Received.Single(s => s.To == trPhone && s.Text.StartsWith("Bug", StringComparison.Ordinal)).Text.ShouldBe("Bugün indirim");
+        P.Sms.Received.Count(s => s.To == dePhone && s.Text == "Sale today").ShouldBe(1);
     }
 
     [Fact]

@@ -383,6 +383,13 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             ? new Result(row, DeliveryStates.Failed, $"gave up after {row.Attempts} tries: {reason}", null, null)
             : new Result(row, DeliveryStates.Queued, reason, null, (clock.GetUtcNow() + after).ToUnixTimeMilliseconds());
 
+    /// <summary>
+    /// A user's language for email and SMS (per-locale content): the locale of the device they used
+    /// last. Needs the alias <c>u</c> for users.
+    /// </summary>
+    internal const string UserLocaleSql =
+        "(SELECT d.locale FROM devices d WHERE d.app_id = u.app_id AND d.user_ordinal = u.ordinal AND d.locale IS NOT NULL ORDER BY d.last_seen_at DESC LIMIT 1)";
+
     private async Task<Dictionary<int, Recipient>> LoadRecipientsAsync(long appId, string channel, List<Claimed> rows, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
@@ -398,7 +405,8 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
               WHERE d.app_id = @appId AND {{db.In("d.ordinal", "ordinals")}}
               """
             : $$"""
-              SELECT u.ordinal AS Ordinal, u.external_id AS ExternalId, u.email AS Email, u.phone AS Phone, u.attributes AS Attributes
+              SELECT u.ordinal AS Ordinal, u.external_id AS ExternalId, u.email AS Email, u.phone AS Phone, u.attributes AS Attributes,
+                     {{UserLocaleSql}} AS Locale
               FROM users u WHERE u.app_id = @appId AND {{db.In("u.ordinal", "ordinals")}}
               """;
         return (await conn.QueryAsync<Recipient>(sql, new { appId, ordinals })).ToDictionary(r => r.Ordinal);

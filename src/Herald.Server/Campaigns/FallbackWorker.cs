@@ -90,6 +90,7 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
         public bool OptInSms { get; init; }
         public long? EmailSuppressedAt { get; init; }
         public long? DeletedAt { get; init; }
+        public string? Locale { get; init; }
     }
 
     private sealed record Result(Claimed Row, string State, string? Reason, long? DueAt = null);
@@ -143,15 +144,16 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
     private async Task<Dictionary<int, Recipient>> LoadUsersAsync(long appId, int[] ordinals, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
-        var rows = await conn.QueryAsync<(long Ordinal, string? ExternalId, string? Email, string? Phone, string Attributes, bool OptInEmail, bool OptInSms, long? EmailSuppressedAt, long? DeletedAt)>(
+        var rows = await conn.QueryAsync<(long Ordinal, string? ExternalId, string? Email, string? Phone, string Attributes, bool OptInEmail, bool OptInSms, long? EmailSuppressedAt, long? DeletedAt, string? Locale)>(
             $"""
-            SELECT ordinal, external_id, email, phone, attributes, optin_email, optin_sms, email_suppressed_at, COALESCE(deleted_at, CASE WHEN merged_into IS NOT NULL THEN updated_at END)
-            FROM users WHERE app_id = @appId AND {db.In("ordinal", "ordinals")}
+            SELECT u.ordinal, u.external_id, u.email, u.phone, u.attributes, u.optin_email, u.optin_sms, u.email_suppressed_at,
+                   COALESCE(u.deleted_at, CASE WHEN u.merged_into IS NOT NULL THEN u.updated_at END), {DispatchWorker.UserLocaleSql}
+            FROM users u WHERE u.app_id = @appId AND {db.In("u.ordinal", "ordinals")}
             """, new { appId, ordinals });
         return rows.ToDictionary(r => (int)r.Ordinal, r => new Recipient
         {
             ExternalId = r.ExternalId, Email = r.Email, Phone = r.Phone, Attributes = r.Attributes, OptInEmail = r.OptInEmail,
-            OptInSms = r.OptInSms, EmailSuppressedAt = r.EmailSuppressedAt, DeletedAt = r.DeletedAt,
+            OptInSms = r.OptInSms, EmailSuppressedAt = r.EmailSuppressedAt, DeletedAt = r.DeletedAt, Locale = r.Locale,
         });
     }
 
@@ -170,7 +172,8 @@ public sealed partial class FallbackWorker(Db db, Fallbacks fallbacks, GatewayRe
         };
         if (refusal is not null) return new Result(row, FallbackStates.Skipped, refusal);
         var user = new UserView { ExternalId = who!.ExternalId ?? "", Email = who.Email, Phone = who.Phone, Attributes = JsonNode.Parse(who.Attributes)!.AsObject() };
-        var rendered = renderer.Render(CampaignRenderer.Context(user, null), null);
+        // The fallback's own translations, by the language of the device the user used last.
+        var rendered = renderer.Render(CampaignRenderer.Context(user, null), who.Locale);
         if (rendered.Skipped) return new Result(row, FallbackStates.Skipped, rendered.SkipReason);
         var f = rendered.Rendered;
         try
