@@ -140,6 +140,35 @@ public abstract class AlertTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task An_apps_own_threshold_alerts_on_a_failure_rate_below_the_installations()
+    {
+        await using var hook = await WebhookReceiver.StartAsync();
+        var app = await AppAsync(hook);
+        await (await app.Rest().PutAsJsonAsync("/api/v1/app/alert-settings", new { webhookUrl = hook.Url.ToString(), campaignFailureRate = 1.5 }, Ct))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "campaignFailureRate");
+        await (await app.Rest().PutAsJsonAsync("/api/v1/app/alert-settings", new { webhookUrl = hook.Url.ToString(), providerErrorRate = 0 }, Ct))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "providerErrorRate");
+        using (var set = await app.Rest().PutAsJsonAsync("/api/v1/app/alert-settings", new { webhookUrl = hook.Url.ToString(), campaignFailureRate = 0.05 }, Ct))
+        {
+            var view = await set.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            set.StatusCode.ShouldBe(HttpStatusCode.OK, view.ToString());
+            view.GetProperty("campaignFailureRate").GetDouble().ShouldBe(0.05);
+            view.GetProperty("providerErrorRate").ValueKind.ShouldBe(JsonValueKind.Null);
+            view.GetProperty("defaults").GetProperty("campaignFailureRate").GetDouble().ShouldBe(0.2);
+        }
+        // One in ten fails: under the installation's 20%, over this app's 5%.
+        await DevicesAsync(app, 100, i => i % 10 == 9, FcmFault.InvalidArgument);
+        var campaign = await SendCampaignAsync(app, "Kendi eşiği");
+        var report = await WhenAsync(app, $"/api/v1/campaigns/{campaign}/report", r => r.GetProperty("state").GetString() == "sent");
+        report.GetProperty("failed").GetInt32().ShouldBe(10);
+        var alerts = await AlertsWhenAsync(app, a => a.GetArrayLength() == 1);
+        alerts[0].GetProperty("kind").GetString().ShouldBe(AlertKinds.CampaignFailureRate);
+        alerts[0].GetProperty("threshold").GetDouble().ShouldBe(0.05);
+        await NotifierRoundAsync();
+        hook.Received.Count.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Refused_credentials_open_one_credential_incident_across_campaign_and_test_sends()
     {
         await using var hook = await WebhookReceiver.StartAsync();

@@ -35,14 +35,16 @@ public sealed class AlertMonitor(AlertService alerts, IOptions<AlertOptions> opt
             var finished = g.Where(r => r.State is DeliveryStates.Sent or DeliveryStates.Failed).ToList();
             if (finished.Count == 0) continue;
             var failures = finished.Where(r => r.State == DeliveryStates.Failed).Select(r => Reason(r.Reason)).ToList();
+            var threshold = failures.Count == 0 ? 1 : (await alerts.ThresholdsAsync(g.Key.AppId, ct)).CampaignFailureRate;
             await CountAsync(g.Key.AppId, $"campaign:{g.Key.CampaignId}", AlertKinds.CampaignFailureRate, g.Key.CampaignId, null,
-                finished.Count, failures, _o.CampaignFailureRate, _o.CampaignMinimum, now, ct);
+                finished.Count, failures, threshold, _o.CampaignMinimum, now, ct);
         }
         foreach (var g in records.Where(r => r.Kind is { } k && k != OutcomeKind.ConfigError && r.Provider.Length > 0).GroupBy(r => (r.AppId, r.Provider)))
         {
             var errors = g.Where(r => r.Kind == OutcomeKind.RetryLater).Select(r => Reason(r.Reason)).ToList();
+            var threshold = errors.Count == 0 ? 1 : (await alerts.ThresholdsAsync(g.Key.AppId, ct)).ProviderErrorRate;
             await CountAsync(g.Key.AppId, $"provider:{g.Key.Provider}", AlertKinds.ProviderErrorRate, null, g.Key.Provider,
-                g.Count(), errors, _o.ProviderErrorRate, _o.ProviderMinimum, now, ct);
+                g.Count(), errors, threshold, _o.ProviderMinimum, now, ct);
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dapper;
@@ -150,15 +151,24 @@ public sealed partial class AlertService(Db db, IOptions<AlertOptions> options, 
         public string? WebhookUrl { get; init; }
         public string Emails { get; init; } = "";
         public long? UpdatedAt { get; init; }
+        public double? CampaignFailureRate { get; init; }
+        public double? ProviderErrorRate { get; init; }
     }
+
+    private AlertThresholds Defaults => new(_o.CampaignFailureRate, _o.ProviderErrorRate);
 
     public async Task<AlertSettingsView> SettingsAsync(long appId, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
         var row = await conn.QueryFirstOrDefaultAsync<SettingsRow>(
-            "SELECT webhook_url AS WebhookUrl, emails AS Emails, updated_at AS UpdatedAt FROM alert_settings WHERE app_id = @appId", new { appId });
-        return row is null ? new AlertSettingsView(null, [], null)
-            : new AlertSettingsView(row.WebhookUrl, row.Emails.Split(',', StringSplitOptions.RemoveEmptyEntries), row.UpdatedAt);
+            """
+            SELECT webhook_url AS WebhookUrl, emails AS Emails, updated_at AS UpdatedAt, campaign_failure_rate AS CampaignFailureRate,
+                   provider_error_rate AS ProviderErrorRate
+            FROM alert_settings WHERE app_id = @appId
+            """, new { appId });
+        return row is null ? new AlertSettingsView(null, [], null, Defaults: Defaults)
+            : new AlertSettingsView(row.WebhookUrl, row.Emails.Split(',', StringSplitOptions.RemoveEmptyEntries), row.UpdatedAt,
+                row.CampaignFailureRate, row.ProviderErrorRate, Defaults);
     }
 
     public async Task<AlertSettingsView> SetSettingsAsync(long appId, AlertSettingsInput input, CancellationToken ct)
@@ -167,10 +177,29 @@ public sealed partial class AlertService(Db db, IOptions<AlertOptions> options, 
         await using var conn = await db.OpenAsync(ct);
         await conn.ExecuteAsync(
             """
-            INSERT INTO alert_settings (app_id, webhook_url, emails, updated_at) VALUES (@appId, @url, @emails, @now)
-            ON CONFLICT (app_id) DO UPDATE SET webhook_url = excluded.webhook_url, emails = excluded.emails, updated_at = excluded.updated_at
-            """, new { appId, url, emails = string.Join(',', emails), now = Now });
+            INSERT INTO alert_settings (app_id, webhook_url, emails, updated_at, campaign_failure_rate, provider_error_rate)
+            VALUES (@appId, @url, @emails, @now, @campaign, @provider)
+            ON CONFLICT (app_id) DO UPDATE SET webhook_url = excluded.webhook_url, emails = excluded.emails, updated_at = excluded.updated_at,
+                campaign_failure_rate = excluded.campaign_failure_rate, provider_error_rate = excluded.provider_error_rate
+            """, new { appId, url, emails = string.Join(',', emails), now = Now, campaign = input.CampaignFailureRate, provider = input.ProviderErrorRate });
+        _thresholds.TryRemove(appId, out _);
         return await SettingsAsync(appId, ct);
+    }
+
+    private readonly ConcurrentDictionary<long, (long ReadAt, AlertThresholds Thresholds)> _thresholds = new();
+
+    /// <summary>
+    /// The thresholds that apply to an app's counters: its own, else the installation's. Read at most
+    /// every 30 seconds per app on a node (a change on this node applies at once).
+    /// </summary>
+    public async Task<AlertThresholds> ThresholdsAsync(long appId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
+        if (_thresholds.TryGetValue(appId, out var cached) && now - cached.ReadAt < 30_000) return cached.Thresholds;
+        var s = await SettingsAsync(appId, ct);
+        var t = new AlertThresholds(s.CampaignFailureRate ?? _o.CampaignFailureRate, s.ProviderErrorRate ?? _o.ProviderErrorRate);
+        _thresholds[appId] = (now, t);
+        return t;
     }
 
     private long Now => clock.GetUtcNow().ToUnixTimeMilliseconds();

@@ -14,19 +14,30 @@ public sealed class AlertsModel(AccountService accounts, AlertService alerts) : 
     public Task OnGetAsync() => LoadAsync();
 
     [Needs(Permission.ManageApp)]
-    public async Task<IActionResult> OnPostSettingsAsync(string? webhookUrl, string? emails)
+    public async Task<IActionResult> OnPostSettingsAsync(string? webhookUrl, string? emails, string? campaignFailurePercent, string? providerErrorPercent)
     {
         var list = (emails ?? "").Split([',', '\n', ' ', ';'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var ok = await TryAsync(async () =>
         {
-            var saved = await alerts.SetSettingsAsync(AppId, new AlertSettingsInput(webhookUrl, list), HttpContext.RequestAborted);
-            await AuditAsync("alerts.settings", $"webhook={saved.WebhookUrl ?? "none"}; emails={string.Join(',', saved.Emails)}");
+            var input = new AlertSettingsInput(webhookUrl, list, Share(campaignFailurePercent, "campaignFailureRate"), Share(providerErrorPercent, "providerErrorRate"));
+            var saved = await alerts.SetSettingsAsync(AppId, input, HttpContext.RequestAborted);
+            await AuditAsync("alerts.settings", $"webhook={saved.WebhookUrl ?? "none"}; emails={string.Join(',', saved.Emails)}; " +
+                $"campaignFailureRate={saved.CampaignFailureRate?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}; " +
+                $"providerErrorRate={saved.ProviderErrorRate?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "default"}");
         });
         if (ok) Flash = "Alert settings saved.";
         else Response.StatusCode = StatusCodes.Status400BadRequest;
         await LoadAsync();
         return Page();
     }
+
+    /// <summary>A percentage typed in the form as the share the service takes (empty: the installation's).</summary>
+    private static double? Share(string? percent, string field) =>
+        string.IsNullOrWhiteSpace(percent) ? null
+        : double.TryParse(percent.Trim().TrimEnd('%'), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var p) ? p / 100
+        : throw Infrastructure.ProblemException.BadRequest($"{field} must be a percentage; got '{percent}'.", field);
+
+    public static string Percent(double? share) => share is { } s ? (s * 100).ToString("0.##", System.Globalization.CultureInfo.InvariantCulture) : "";
 
     private async Task LoadAsync()
     {
