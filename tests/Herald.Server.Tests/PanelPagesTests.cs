@@ -392,6 +392,23 @@ public abstract class PanelPagesTests(HeraldHost host)
         (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("state").GetString().ShouldNotBe("draft");
         (await p.PostFormAsync(settings, new Dictionary<string, string>(), review + "?handler=approve")).Body.ShouldContain("only a draft is approved");
 
+        // A scheduled campaign is planned already: with approval required, an edit is refused rather
+        // than going out unapproved at its time.
+        var at = host.Clock.GetUtcNow().AddDays(1);
+        await app.Sdk().PostOk("/sdk/v1/devices", $$$"""{"platform":"android","pushToken":"fcm-{{{Guid.NewGuid():N}}}","pushEnabled":true}""");
+        using var laterRes = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", new
+        {
+            name = "Tomorrow", channel = "push", content = new { title = "Soon", body = "b" }, audience = new { all = true }, schedule = new { type = "at", at },
+        }, ct);
+        var later = (await laterRes.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("id").GetInt64();
+        var laterReview = $"/panel/apps/{app.Id}/campaigns/{later}/review";
+        (await p.PostFormAsync(laterReview, new Dictionary<string, string>(), laterReview + "?handler=approve")).Location.ShouldBe(laterReview);
+        (await app.Rest().PostOk($"/api/v1/campaigns/{later}/send", "{}")).GetProperty("state").GetString().ShouldBe("scheduled");
+        await (await app.Rest().PutAsJsonAsync($"/api/v1/campaigns/{later}", new
+        {
+            name = "Tomorrow", channel = "push", content = new { title = "Changed", body = "b" }, audience = new { all = true }, schedule = new { type = "at", at },
+        }, ct)).ShouldBeProblem(HttpStatusCode.Conflict, "approval");
+
         // Four eyes: an admin may approve, but not their own change.
         var own = SavedId(await admin.PostFormAsync($"/panel/apps/{app.Id}/campaigns/edit", new Dictionary<string, string>
         {

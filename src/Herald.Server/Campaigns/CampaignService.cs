@@ -7,7 +7,7 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Campaigns;
 
-public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider clock)
+public sealed class CampaignService(Db db, IdentityStore identity, AppService apps, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -33,6 +33,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
     public async Task<CampaignView> UpdateAsync(long appId, long id, CampaignDefinition definition, string actor, CancellationToken ct)
     {
         var d = CampaignValidator.Validate(definition);
+        var requireApproval = (await apps.GetAsync(appId, ct))?.Limits.RequireApproval == true;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -40,6 +41,11 @@ public sealed class CampaignService(Db db, IdentityStore identity, TimeProvider 
             ?? throw ProblemException.NotFound($"Campaign {id}");
         if (state is not (CampaignStates.Draft or CampaignStates.Scheduled))
             throw new ProblemException(409, "Campaign cannot change", $"Campaign {id} is {state}; only draft or scheduled campaigns can be edited.", "state");
+        // A scheduled campaign is planned already: an edit would go out at its time without the
+        // approval the app requires.
+        if (state == CampaignStates.Scheduled && requireApproval)
+            throw new ProblemException(409, "Approval required",
+                $"Campaign {id} is scheduled and this app requires an approval of what goes out: stop it and send an approved copy instead of editing it.", "approval");
         await conn.ExecuteAsync("UPDATE campaigns SET name = @Name, channel = @Channel, definition = @json, updated_at = @now WHERE app_id = @appId AND id = @id",
             new { appId, id, d.Name, d.Channel, json = JsonSerializer.Serialize(d, Json), now }, tx);
         await RecordAsync(conn, tx, appId, id, state, state, actor, "edited", now);
