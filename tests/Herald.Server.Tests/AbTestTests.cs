@@ -36,6 +36,13 @@ public abstract class AbTestTests(HeraldHost host)
         },
     };
 
+    /// <summary>Half the audience in the test (A and B), a quarter in a control group, the rest held for the winner.</summary>
+    private static object WithControlGroup() => Campaign(testShare: 0.5, abTest: new
+    {
+        variants = new object[] { new { content = new { title = TitleA } }, new { content = new { title = TitleB } } },
+        testShare = 0.5, controlShare = 0.25, metric = "open_rate", durationMinutes = 60, alpha = 0.05, noWinner = "keep_a",
+    });
+
     private static async Task<long> CreateAsync(TestApp app, object definition)
     {
         using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", definition, Ct);
@@ -230,11 +237,7 @@ public abstract class AbTestTests(HeraldHost host)
             devices.Add((id, token));
         }
         var tokens = devices.Select(d => d.Token).ToHashSet();
-        var campaign = await CreateAsync(app, Campaign(testShare: 0.5, abTest: new
-        {
-            variants = new object[] { new { content = new { title = TitleA } }, new { content = new { title = TitleB } } },
-            testShare = 0.5, controlShare = 0.25, metric = "open_rate", durationMinutes = 60, alpha = 0.05, noWinner = "keep_a",
-        }));
+        var campaign = await CreateAsync(app, WithControlGroup());
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -293,6 +296,36 @@ public abstract class AbTestTests(HeraldHost host)
             all.Count.ShouldBe(15);
             all.Select(r => r.Token).Distinct().Count().ShouldBe(15);
             all.ShouldAllBe(r => !control.Contains(r.Token));
+        }
+        finally
+        {
+            host.Clock.Set(start);
+        }
+    }
+
+    [Fact]
+    public async Task A_persons_devices_all_land_in_the_same_group()
+    {
+        var app = await PushAppAsync();
+        for (var u = 0; u < 12; u++)
+            for (var k = 0; k < 2; k++)
+            {
+                var id = (await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"fcm-{{Guid.NewGuid():N}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
+                await app.Sdk().PostOk("/sdk/v1/identify", $$"""{"installationId":"{{id}}","externalId":"two-phones-{{u}}"}""");
+            }
+        var campaign = await CreateAsync(app, WithControlGroup());
+        var start = host.Clock.GetUtcNow();
+        try
+        {
+            var plan = await app.Rest().PostOk($"/api/v1/campaigns/{campaign}/send", "{}");
+            // Shares count people: 6 of 12 in the test (12 phones), 3 in the control group (6 phones).
+            plan.GetProperty("queued").GetInt32().ShouldBe(12);
+            plan.GetProperty("skipped").GetProperty("control group").GetInt32().ShouldBe(6);
+            await using var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct);
+            var groups = (await conn.QueryAsync<(int User, int Variant)>(
+                "SELECT user_ordinal, variant FROM deliveries WHERE app_id = @app AND campaign_id = @campaign", new { app = app.Id, campaign })).ToList();
+            groups.Count.ShouldBe(24);
+            groups.GroupBy(g => g.User).ShouldAllBe(g => g.Select(x => x.Variant).Distinct().Count() == 1);
         }
         finally
         {

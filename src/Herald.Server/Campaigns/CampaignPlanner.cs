@@ -32,6 +32,12 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
 {
     private const int Chunk = 1000;
 
+    /// <summary>
+    /// Whom an A/B split deals with: the user, so all of a person's devices get the same variant (and a
+    /// control-group member gets nothing on any phone); an anonymous device on its own.
+    /// </summary>
+    private static int Person(Candidate c) => c.UserOrdinal ?? -1 - (c.DeviceOrdinal ?? c.Recipient);
+
     private sealed class Candidate
     {
         public int Recipient { get; init; }
@@ -99,10 +105,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         // A/B test: the cohort and its variants among the recipients not refused; the rest are held
         // until the winner is picked, and due no earlier than that.
         var split = d.AbTest is { } ab
-            ? AbSplit.Assign(campaignId, candidates.Where((_, i) => plans[i].Refusal is null).Select(c => c.Recipient), ab.Variants.Count, ab.TestShare, ab.ControlShare)
+            ? AbSplit.Assign(campaignId, candidates.Where((_, i) => plans[i].Refusal is null).Select(Person), ab.Variants.Count, ab.TestShare, ab.ControlShare)
             : null;
         var decideAt = split is null ? now : candidates.Select((c, i) => (c, i))
-            .Where(x => plans[x.i].Refusal is null && split[x.c.Recipient] >= 0)
+            .Where(x => plans[x.i].Refusal is null && split[Person(x.c)] >= 0)
             .Select(x => window.NextAllowed(plans[x.i].Due, plans[x.i].Zone)).DefaultIfEmpty(now).Max() + TimeSpan.FromMinutes(d.AbTest!.DurationMinutes);
 
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -117,7 +123,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         {
             var c = candidates[i];
             var (refusal, zone, scheduled) = plans[i];
-            var variant = refusal is null && split is not null ? split[c.Recipient] : 0;
+            var variant = refusal is null && split is not null ? split[Person(c)] : 0;
             // The control group is sent nothing; its row keeps the time it would have gone out, from
             // which its purchases are counted.
             if (variant == AbSplit.Control) refusal = AbTests.ControlGroup;
