@@ -19,13 +19,16 @@ public sealed record PushMessage
     public string? Url { get; init; }
     public string? Sound { get; init; }
     public int? Badge { get; init; }
-    public IReadOnlyDictionary<string, string> Data { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Data { get; init; } = NoData;
     public IReadOnlyList<PushButton> Buttons { get; init; } = [];
     public TimeSpan? TimeToLive { get; init; }
     /// <summary>Defaults to the message id so a retried send replaces, never duplicates, the notification.</summary>
     public string? CollapseKey { get; init; }
     public PushPriority Priority { get; init; } = PushPriority.Normal;
     public string? Command { get; init; }
+
+    /// <summary>The empty custom data every message without any shares (read-only, so one instance will do).</summary>
+    public static readonly IReadOnlyDictionary<string, string> NoData = System.Collections.Frozen.FrozenDictionary<string, string>.Empty;
 }
 
 /// <summary>Where a push goes: an FCM/APNs token, or a web push subscription (endpoint + keys).</summary>

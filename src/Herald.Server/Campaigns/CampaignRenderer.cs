@@ -12,15 +12,26 @@ namespace Herald.Server.Campaigns;
 /// </summary>
 public sealed class CampaignRenderer
 {
+    private static readonly (string Name, string Key)[] TextFields =
+        [("title", "content.title"), ("body", "content.body"), ("subject", "content.subject"), ("html", "content.html"), ("text", "content.text")];
+
     private readonly CampaignDefinition _definition;
     private readonly Dictionary<string, MessageTemplate> _templates = new(StringComparer.Ordinal);
+    // The URL and custom-data templates, by the field they render ("url", "data.x"): found once, not per recipient.
+    private readonly (string Key, string Field, MessageTemplate Template)[] _links;
 
     public CampaignRenderer(CampaignDefinition definition)
     {
         _definition = definition;
         foreach (var (field, source, html) in CampaignValidator.TemplateFields(definition))
             _templates[field] = MessageTemplate.Compile(source, html);
+        _links = _templates.Where(x => x.Key == "content.url" || x.Key.StartsWith("content.data.", StringComparison.Ordinal))
+            .Select(x => (x.Key, x.Key["content.".Length..], x.Value)).ToArray();
+        HasData = _links.Any(x => x.Field.StartsWith("data.", StringComparison.Ordinal));
     }
+
+    /// <summary>Whether rendered fields include custom data ("data.*").</summary>
+    public bool HasData { get; }
 
     /// <summary>What this renderer renders (for an A/B variant: the variant's content over the base).</summary>
     public CampaignDefinition Definition => _definition;
@@ -42,20 +53,20 @@ public sealed class CampaignRenderer
     {
         var locale = PickLocale(deviceLocale);
         var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
-        foreach (var name in new[] { "title", "body", "subject", "html", "text" })
+        foreach (var (name, baseKey) in TextFields)
         {
             var key = locale is not null && _templates.ContainsKey($"content.locales.{locale}.{name}")
-                ? $"content.locales.{locale}.{name}" : $"content.{name}";
+                ? $"content.locales.{locale}.{name}" : baseKey;
             if (!_templates.TryGetValue(key, out var t)) continue;
             if (_definition.MissingValues == "skip" && t.FirstMissing(context) is { } missing)
                 return new PreviewView(true, $"missing value '{missing}' used in {key}", locale, fields);
             fields[name] = t.Render(context);
         }
-        foreach (var (key, t) in _templates.Where(x => x.Key == "content.url" || x.Key.StartsWith("content.data.", StringComparison.Ordinal)))
+        foreach (var (key, field, t) in _links)
         {
             if (_definition.MissingValues == "skip" && t.FirstMissing(context) is { } missing)
                 return new PreviewView(true, $"missing value '{missing}' used in {key}", locale, fields);
-            fields[key["content.".Length..]] = t.Render(context);
+            fields[field] = t.Render(context);
         }
         return new PreviewView(false, null, locale, fields);
     }
