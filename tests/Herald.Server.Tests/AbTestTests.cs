@@ -1,8 +1,8 @@
 using System.Net;
-using Dapper;
-using Herald.Server.Storage;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Dapper;
+using Herald.Server.Storage;
 using Herald.Sim.Providers;
 using Herald.Sim.Simulation;
 
@@ -43,14 +43,6 @@ public abstract class AbTestTests(HeraldHost host)
         testShare = 0.5, controlShare = 0.25, metric = "open_rate", durationMinutes = 60, alpha = 0.05, noWinner = "keep_a",
     });
 
-    private static async Task<long> CreateAsync(TestApp app, object definition)
-    {
-        using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", definition, Ct);
-        var body = await res.Content.ReadFromJsonAsync<JsonElement>(Ct);
-        res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
-        return body.GetProperty("id").GetInt64();
-    }
-
     private static Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done) => app.ReportWhenAsync(id, done);
 
     /// <summary>Every push the loopback providers accepted for these tokens: (token, title, message id).</summary>
@@ -76,7 +68,7 @@ public abstract class AbTestTests(HeraldHost host)
         }, host.Clock);
         await sim.RegisterAsync("", ct: Ct);
         var tokens = sim.Devices.Select(d => d.Token).ToHashSet();
-        var id = await CreateAsync(app, Campaign(testShare: 0.5));
+        var id = await app.CreateCampaignAsync(Campaign(testShare: 0.5));
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -141,7 +133,7 @@ public abstract class AbTestTests(HeraldHost host)
             var device = (await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
             byToken[token] = device;
         }
-        var id = await CreateAsync(app, Campaign(testShare: 0.5, noWinner: "keep_a"));
+        var id = await app.CreateCampaignAsync(Campaign(testShare: 0.5, noWinner: "keep_a"));
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -200,7 +192,7 @@ public abstract class AbTestTests(HeraldHost host)
             await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"{{token}}","pushEnabled":true}""");
             tokens.Add(token);
         }
-        var id = await CreateAsync(app, Campaign(testShare: 0.2));
+        var id = await app.CreateCampaignAsync(Campaign(testShare: 0.2));
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -237,7 +229,7 @@ public abstract class AbTestTests(HeraldHost host)
             devices.Add((id, token));
         }
         var tokens = devices.Select(d => d.Token).ToHashSet();
-        var campaign = await CreateAsync(app, WithControlGroup());
+        var campaign = await app.CreateCampaignAsync(WithControlGroup());
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -313,7 +305,7 @@ public abstract class AbTestTests(HeraldHost host)
                 var id = (await app.Sdk().PostOk("/sdk/v1/devices", $$"""{"platform":"android","pushToken":"fcm-{{Guid.NewGuid():N}}","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
                 await app.Sdk().PostOk("/sdk/v1/identify", $$"""{"installationId":"{{id}}","externalId":"two-phones-{{u}}"}""");
             }
-        var campaign = await CreateAsync(app, WithControlGroup());
+        var campaign = await app.CreateCampaignAsync(WithControlGroup());
         var start = host.Clock.GetUtcNow();
         try
         {
@@ -338,7 +330,7 @@ public abstract class AbTestTests(HeraldHost host)
     {
         var app = await PushAppAsync();
         var device = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"android","pushToken":"t-prev-1","pushEnabled":true}""")).GetProperty("installationId").GetString();
-        var id = await CreateAsync(app, Campaign(testShare: 0.3));
+        var id = await app.CreateCampaignAsync(Campaign(testShare: 0.3));
         (await app.Rest().PostOk($"/api/v1/campaigns/{id}/preview", $$"""{"installationId":"{{device}}"}""")).GetProperty("rendered").GetProperty("title").GetString().ShouldBe(TitleA);
         var b = await app.Rest().PostOk($"/api/v1/campaigns/{id}/preview", $$"""{"installationId":"{{device}}","variant":1}""");
         b.GetProperty("rendered").GetProperty("title").GetString().ShouldBe(TitleB);

@@ -40,14 +40,6 @@ public abstract class CampaignSendTests(HeraldHost host)
         return (id, token);
     }
 
-    private static async Task<long> CreateAsync(TestApp app, object definition)
-    {
-        using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", definition, Ct);
-        var body = await res.Content.ReadFromJsonAsync<JsonElement>(Ct);
-        res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
-        return body.GetProperty("id").GetInt64();
-    }
-
     private static async Task<JsonElement> SendAsync(TestApp app, long id) => await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
 
     private static Task<JsonElement> ReportWhenAsync(TestApp app, long id, Func<JsonElement, bool> done) => app.ReportWhenAsync(id, done);
@@ -72,7 +64,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         var other = await PushAppAsync();
         var (_, foreign) = await Android(other);
 
-        var id = await CreateAsync(app, Push(new { all = true }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }));
         (await app.Rest().PostOk($"/api/v1/campaigns/{id}/audience", "{}")).GetProperty("recipients").GetInt32().ShouldBe(3);
         var plan = await SendAsync(app, id);
         plan.GetProperty("queued").GetInt32().ShouldBe(3);
@@ -100,11 +92,11 @@ public abstract class CampaignSendTests(HeraldHost host)
         var (deadId, dead) = await Android(app, "u-dead");
         P.Fcm.Inject(dead, FcmFault.Unregistered);
 
-        var first = await CreateAsync(app, Push(new { users = new[] { "u-cap" } }));
+        var first = await app.CreateCampaignAsync(Push(new { users = new[] { "u-cap" } }));
         await SendAsync(app, first);
         await ReportWhenAsync(app, first, r => r.GetProperty("state").GetString() == "sent");
 
-        var second = await CreateAsync(app, Push(new { users = new[] { "u-cap", "u-dead" } }));
+        var second = await app.CreateCampaignAsync(Push(new { users = new[] { "u-cap", "u-dead" } }));
         var plan = await SendAsync(app, second);
         plan.GetProperty("skipped").GetProperty("frequency cap: 1 per day").GetInt32().ShouldBe(1);
         var report = await ReportWhenAsync(app, second, r => r.GetProperty("state").GetString() == "sent");
@@ -122,7 +114,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         await Android(app, tz: "Europe/Istanbul");
         await Ios(app, tz: "Asia/Tokyo");
         await Android(app, tz: "America/New_York");
-        var id = await CreateAsync(app, Push(new { all = true }, schedule: new { type = "local", localDate = "2026-11-27", localTime = "09:00" }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }, schedule: new { type = "local", localDate = "2026-11-27", localTime = "09:00" }));
         var plan = await SendAsync(app, id);
         plan.GetProperty("state").GetString().ShouldBe("scheduled");
 
@@ -140,7 +132,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         // 12:00 UTC is 15:00 in Istanbul; quiet 14:00-16:00 defers to 16:00 local = 13:00 UTC.
         var app = await PushAppAsync(new { quietHoursStart = "14:00", quietHoursEnd = "16:00" });
         await Android(app, tz: "Europe/Istanbul");
-        var id = await CreateAsync(app, Push(new { all = true }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }));
         var plan = await SendAsync(app, id);
         DateTimeOffset.FromUnixTimeMilliseconds(plan.GetProperty("firstDueAt").GetInt64()).ShouldBe(DateTimeOffset.Parse("2026-11-25T13:00:00Z", CultureInfo.InvariantCulture));
         plan.GetProperty("queued").GetInt32().ShouldBe(1);
@@ -153,7 +145,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         var tokens = new List<string>();
         for (var i = 0; i < 40; i++) tokens.Add((await Android(app)).Token);
         foreach (var t in tokens) P.Fcm.Inject(t, FcmFault.Slow(TimeSpan.FromMilliseconds(100)));
-        var id = await CreateAsync(app, Push(new { all = true }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }));
         await SendAsync(app, id);
         await ReportWhenAsync(app, id, r => r.GetProperty("sent").GetInt32() > 0);
 
@@ -178,7 +170,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         var app = await PushAppAsync();
         var (_, named) = await Android(app, "u-named", "Can");
         var (_, anon) = await Android(app);
-        var id = await CreateAsync(app, new
+        var id = await app.CreateCampaignAsync(new
         {
             name = "strict", channel = "push", missingValues = "skip",
             content = new { title = "{{first_name}}, fırsat!", body = "b" }, audience = new { all = true },
@@ -205,12 +197,12 @@ public abstract class CampaignSendTests(HeraldHost host)
         seg.StatusCode.ShouldBe(HttpStatusCode.Created, segBody.ToString());
         var segmentId = segBody.GetProperty("id").GetInt64();
 
-        var inc = await CreateAsync(app, Push(new { includeSegments = new[] { segmentId } }));
+        var inc = await app.CreateCampaignAsync(Push(new { includeSegments = new[] { segmentId } }));
         (await SendAsync(app, inc)).GetProperty("queued").GetInt32().ShouldBe(1);
         await ReportWhenAsync(app, inc, r => r.GetProperty("state").GetString() == "sent");
         P.Fcm.Received.Count(r => r.Token == vip).ShouldBe(1);
 
-        var exc = await CreateAsync(app, Push(new { all = true, excludeSegments = new[] { segmentId } }));
+        var exc = await app.CreateCampaignAsync(Push(new { all = true, excludeSegments = new[] { segmentId } }));
         (await SendAsync(app, exc)).GetProperty("queued").GetInt32().ShouldBe(1);
         await ReportWhenAsync(app, exc, r => r.GetProperty("state").GetString() == "sent");
         P.Fcm.Received.Count(r => r.Token == plain).ShouldBe(1);
@@ -223,7 +215,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         var (a, _) = await Android(app, "u-open");
         var (b, _) = await Android(app, "u-dismiss");
         await Android(app, "u-silent");
-        var id = await CreateAsync(app, Push(new { all = true }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }));
         await SendAsync(app, id);
         await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
         var at = host.Clock.GetUtcNow();
@@ -241,7 +233,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         var app = await PushAppAsync();
         var (_, android) = await Android(app);
         var (_, ios) = await Ios(app);
-        var id = await CreateAsync(app, Push(new { all = true }));
+        var id = await app.CreateCampaignAsync(Push(new { all = true }));
         await SendAsync(app, id);
         await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
 
@@ -257,7 +249,7 @@ public abstract class CampaignSendTests(HeraldHost host)
         report.GetProperty("recalled").GetInt32().ShouldBe(2);
         report.GetProperty("state").GetString().ShouldBe("recalled");
 
-        var web = await CreateAsync(app, new { name = "w", channel = "webpush", content = new { body = "b" }, audience = new { all = true } });
+        var web = await app.CreateCampaignAsync(new { name = "w", channel = "webpush", content = new { body = "b" }, audience = new { all = true } });
         var p = await (await app.Rest().PostAsync($"/api/v1/campaigns/{web}/recall", Http.Json("{}"), Ct)).ShouldBeProblem(HttpStatusCode.Conflict, "channel");
         p.GetProperty("detail").GetString()!.ShouldContain("service worker");
     }

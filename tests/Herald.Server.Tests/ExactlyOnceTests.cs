@@ -2,7 +2,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Herald.Sim.Providers;
 using Herald.Sim.Simulation;
-using Herald.Tests.Support;
 
 namespace Herald.Tests;
 

@@ -42,14 +42,6 @@ public abstract class FallbackTests(HeraldHost host)
         return (phone, tokens);
     }
 
-    private static async Task<long> CreateAsync(TestApp app, object definition)
-    {
-        using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", definition, Ct);
-        var body = await res.Content.ReadFromJsonAsync<JsonElement>(Ct);
-        res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
-        return body.GetProperty("id").GetInt64();
-    }
-
     private static object Campaign(string[] users, int? afterSeconds = null) => new
     {
         name = "with fallback", channel = "push",
@@ -84,7 +76,7 @@ public abstract class FallbackTests(HeraldHost host)
         P.Fcm.Inject(dead[0], FcmFault.Unregistered);
         P.Fcm.Inject(two[0], FcmFault.Unregistered);
 
-        var id = await CreateAsync(app, Campaign(["u-dead", "u-ok", "u-none", "u-two", "u-nophone"]));
+        var id = await app.CreateCampaignAsync(Campaign(["u-dead", "u-ok", "u-none", "u-two", "u-nophone"]));
         var plan = await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
         plan.GetProperty("queued").GetInt32().ShouldBe(4);
         var report = await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent"
@@ -125,7 +117,7 @@ public abstract class FallbackTests(HeraldHost host)
         var (dePhone, de) = await UserAsync(app, "u-de", 1, locale: "de-DE");
         P.Fcm.Inject(tr[0], FcmFault.Unregistered);
         P.Fcm.Inject(de[0], FcmFault.Unregistered);
-        var id = await CreateAsync(app, new
+        var id = await app.CreateCampaignAsync(new
         {
             name = "localized fallback", channel = "push",
             content = new { title = "Cart", body = "Your cart is waiting" },
@@ -143,7 +135,7 @@ public abstract class FallbackTests(HeraldHost host)
         P.Sms.Received.Single(s => s.To == dePhone).Text.ShouldBe("u-de, your cart is waiting");
 
         // An SMS campaign picks its translation the same way.
-        var sms = await CreateAsync(app, new
+        var sms = await app.CreateCampaignAsync(new
         {
             name = "localized sms", channel = "sms", audience = new { users = new[] { "u-tr", "u-de" } },
             content = new { body = "Sale today", locales = new Dictionary<string, object> { ["tr"] = new { body = "Bugün indirim" } } },
@@ -160,7 +152,7 @@ public abstract class FallbackTests(HeraldHost host)
         var app = await AppAsync();
         var (silentPhone, _) = await UserAsync(app, "u-silent", 1);
         var (receivedPhone, received) = await UserAsync(app, "u-received", 1);
-        var id = await CreateAsync(app, Campaign(["u-silent", "u-received"], afterSeconds: 600));
+        var id = await app.CreateCampaignAsync(Campaign(["u-silent", "u-received"], afterSeconds: 600));
         await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
         await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
 

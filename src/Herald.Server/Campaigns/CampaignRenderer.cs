@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Herald.Domain.Templates;
+using Herald.Gateways;
 using Herald.Server.Identity;
 
 namespace Herald.Server.Campaigns;
@@ -28,10 +29,14 @@ public sealed class CampaignRenderer
         _links = _templates.Where(x => x.Key == "content.url" || x.Key.StartsWith("content.data.", StringComparison.Ordinal))
             .Select(x => (x.Key, x.Key["content.".Length..], x.Value)).ToArray();
         HasData = _links.Any(x => x.Field.StartsWith("data.", StringComparison.Ordinal));
+        PushButtons = (definition.Content.Buttons ?? []).Select((b, i) => new PushButton(b.Id ?? $"b{i + 1}", b.Text, b.Action, b.Target)).ToArray();
     }
 
     /// <summary>Whether rendered fields include custom data ("data.*").</summary>
     public bool HasData { get; }
+
+    /// <summary>The buttons as the gateways take them: the same for every recipient.</summary>
+    public IReadOnlyList<PushButton> PushButtons { get; }
 
     /// <summary>What this renderer renders (for an A/B variant: the variant's content over the base).</summary>
     public CampaignDefinition Definition => _definition;

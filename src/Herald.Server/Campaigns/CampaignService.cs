@@ -33,7 +33,6 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
     public async Task<CampaignView> UpdateAsync(long appId, long id, CampaignDefinition definition, string actor, CancellationToken ct)
     {
         var d = CampaignValidator.Validate(definition);
-        var requireApproval = (await apps.GetAsync(appId, ct))?.Limits.RequireApproval == true;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -43,7 +42,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
             throw new ProblemException(409, "Campaign cannot change", $"Campaign {id} is {state}; only draft or scheduled campaigns can be edited.", "state");
         // A scheduled campaign is planned already: an edit would go out at its time without the
         // approval the app requires.
-        if (state == CampaignStates.Scheduled && requireApproval)
+        if (state == CampaignStates.Scheduled && (await apps.GetAsync(appId, ct))?.Limits.RequireApproval == true)
             throw new ProblemException(409, "Approval required",
                 $"Campaign {id} is scheduled and this app requires an approval of what goes out: stop it and send an approved copy instead of editing it.", "approval");
         await conn.ExecuteAsync("UPDATE campaigns SET name = @Name, channel = @Channel, definition = @json, updated_at = @now WHERE app_id = @appId AND id = @id",

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Dapper;
@@ -352,7 +351,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                         Sound = c.Sound,
                         Badge = c.Badge,
                         Data = renderer.HasData ? f.Where(x => x.Key.StartsWith("data.", StringComparison.Ordinal)).ToDictionary(x => x.Key[5..], x => x.Value ?? "") : PushMessage.NoData,
-                        Buttons = PushButtons(renderer),
+                        Buttons = renderer.PushButtons,
                         TimeToLive = c.TtlSeconds is { } ttl ? TimeSpan.FromSeconds(ttl) : null,
                         CollapseKey = c.CollapseKey ?? row.MessageId,
                         Priority = urgent ? PushPriority.High : PushPriority.Normal,
@@ -369,12 +368,6 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             return Retry(row, _o.ConfigErrorPause, $"{channel} not configured: {p.Message}");
         }
     }
-
-    private readonly ConditionalWeakTable<CampaignRenderer, IReadOnlyList<PushButton>> _buttons = new();
-
-    /// <summary>A campaign's buttons as the gateways take them: the same for every recipient, so built once per renderer.</summary>
-    private IReadOnlyList<PushButton> PushButtons(CampaignRenderer renderer) =>
-        _buttons.GetValue(renderer, r => (r.Definition.Content.Buttons ?? []).Select((b, i) => new PushButton(b.Id ?? $"b{i + 1}", b.Text, b.Action, b.Target)).ToArray());
 
     private Result ToResult(Claimed row, SendOutcome o) => o.Kind switch
     {

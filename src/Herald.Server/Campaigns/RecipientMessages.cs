@@ -22,27 +22,21 @@ public sealed class RecipientMessages(Db db)
         LEFT JOIN devices d ON d.app_id = l.app_id AND d.ordinal = l.device_ordinal
         """;
 
-    public async Task<IReadOnlyList<ReceivedMessage>> ForUserAsync(long appId, string externalId, int limit, CancellationToken ct)
-    {
-        await using var conn = await db.OpenAsync(ct);
-        return (await conn.QueryAsync<ReceivedMessage>(new CommandDefinition(
-            $"""
-            {Select}
-            WHERE l.app_id = @appId AND l.sent_at IS NOT NULL
-              AND l.user_ordinal IN (SELECT ordinal FROM users WHERE app_id = @appId AND external_id = @externalId)
-            ORDER BY l.sent_at DESC LIMIT @limit
-            """, new { appId, externalId, limit }, cancellationToken: ct))).ToList();
-    }
+    public Task<IReadOnlyList<ReceivedMessage>> ForUserAsync(long appId, string externalId, int limit, CancellationToken ct) =>
+        SentAsync("l.user_ordinal IN (SELECT ordinal FROM users WHERE app_id = @appId AND external_id = @id)", appId, externalId, limit, ct);
 
-    public async Task<IReadOnlyList<ReceivedMessage>> ForDeviceAsync(long appId, string installationId, int limit, CancellationToken ct)
+    public Task<IReadOnlyList<ReceivedMessage>> ForDeviceAsync(long appId, string installationId, int limit, CancellationToken ct) =>
+        SentAsync("l.device_ordinal IN (SELECT ordinal FROM devices WHERE app_id = @appId AND installation_id = @id)", appId, installationId, limit, ct);
+
+    /// <summary>The sent rows matching <paramref name="whose"/> (a condition on <c>@id</c>), newest first.</summary>
+    private async Task<IReadOnlyList<ReceivedMessage>> SentAsync(string whose, long appId, string id, int limit, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
         return (await conn.QueryAsync<ReceivedMessage>(new CommandDefinition(
             $"""
             {Select}
-            WHERE l.app_id = @appId AND l.sent_at IS NOT NULL
-              AND l.device_ordinal IN (SELECT ordinal FROM devices WHERE app_id = @appId AND installation_id = @installationId)
+            WHERE l.app_id = @appId AND l.sent_at IS NOT NULL AND {whose}
             ORDER BY l.sent_at DESC LIMIT @limit
-            """, new { appId, installationId, limit }, cancellationToken: ct))).ToList();
+            """, new { appId, id, limit }, cancellationToken: ct))).ToList();
     }
 }

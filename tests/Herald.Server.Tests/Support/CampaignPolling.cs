@@ -1,9 +1,21 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Herald.Tests.Support;
 
 public static class CampaignPolling
 {
+    /// <summary>Creates a campaign through the REST API and returns its id (201 expected).</summary>
+    public static async Task<long> CreateCampaignAsync(this TestApp app, object definition)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", definition, ct);
+        var body = await res.Content.ReadFromJsonAsync<JsonElement>(ct);
+        res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
+        return body.GetProperty("id").GetInt64();
+    }
+
     /// <summary>Polls the live report until <paramref name="done"/> holds (bounded; no fixed sleeps).</summary>
     public static async Task<JsonElement> ReportWhenAsync(this TestApp app, long id, Func<JsonElement, bool> done)
     {

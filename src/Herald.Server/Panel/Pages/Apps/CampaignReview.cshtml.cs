@@ -33,48 +33,43 @@ public sealed class CampaignReviewModel(AccountService accounts, CampaignService
     }
 
     [Needs(Permission.EditCampaigns)]
-    public async Task<IActionResult> OnPostSendAsync(long id)
+    public Task<IActionResult> OnPostSendAsync(long id) => ActAsync(id, "report", async c =>
     {
-        if (!await LoadAsync(id)) return NotFound();
-        PlanSummary? plan = null;
-        var ok = await TryAsync(async () =>
-        {
-            plan = await planner.PlanAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
-            dispatch.Wake();
-            await AuditAsync("campaign.send", $"campaign {id} '{Campaign.Name}': {plan.Targeted} targeted, {plan.Queued} queued");
-        });
-        if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/report");
-        Response.StatusCode = StatusCodes.Status400BadRequest;
-        return Page();
-    }
+        var plan = await planner.PlanAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
+        dispatch.Wake();
+        await AuditAsync("campaign.send", $"campaign {id} '{c.Name}': {plan.Targeted} targeted, {plan.Queued} queued");
+    });
 
     /// <summary>Approval by an approver, admin or owner who did not make the last change (the service enforces both).</summary>
     [Needs(Permission.ApproveCampaigns)]
-    public async Task<IActionResult> OnPostApproveAsync(long id)
+    public Task<IActionResult> OnPostApproveAsync(long id) => ActAsync(id, "review", async c =>
     {
-        if (!await LoadAsync(id)) return NotFound();
-        var ok = await TryAsync(async () =>
-        {
-            await approval.ApproveAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
-            await AuditAsync("campaign.approve", $"campaign {id} '{Campaign.Name}'");
-        });
-        if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/review");
-        Response.StatusCode = StatusCodes.Status400BadRequest;
-        return Page();
-    }
+        await approval.ApproveAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
+        await AuditAsync("campaign.approve", $"campaign {id} '{c.Name}'");
+    });
 
     /// <summary>A triggered or recurring campaign starts listening (draft → active) through the same service as <c>POST /api/v1/campaigns/{id}/activate</c>.</summary>
     [Needs(Permission.EditCampaigns)]
-    public async Task<IActionResult> OnPostActivateAsync(long id)
+    public Task<IActionResult> OnPostActivateAsync(long id) => ActAsync(id, "report", async _ =>
     {
-        if (!await LoadAsync(id)) return NotFound();
-        var ok = await TryAsync(async () =>
-        {
-            var c = await automation.ActivateAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
-            automationWorker.Wake();
-            await AuditAsync("campaign.activate", $"campaign {id} '{c.Name}': {CampaignWizardParts.Describe(c.Definition)}");
-        });
-        if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/report");
+        var c = await automation.ActivateAsync(AppId, id, $"panel:{Me.Email}", HttpContext.RequestAborted);
+        automationWorker.Wake();
+        await AuditAsync("campaign.activate", $"campaign {id} '{c.Name}': {CampaignWizardParts.Describe(c.Definition)}");
+    });
+
+    /// <summary>
+    /// One of the review page's actions: done, it goes on to the campaign's <paramref name="then"/> page;
+    /// refused by the service, the page is shown again (400) with the reason. The page's own data (audience
+    /// size, segments) is read only when the page is shown.
+    /// </summary>
+    private async Task<IActionResult> ActAsync(long id, string then, Func<CampaignView, Task> action)
+    {
+        var c = await campaigns.GetAsync(AppId, id, HttpContext.RequestAborted, withHistory: false);
+        if (c is null) return NotFound();
+        if (await TryAsync(() => action(c))) return Redirect($"/panel/apps/{AppId}/campaigns/{id}/{then}");
+        var refused = Error;
+        await LoadAsync(id);
+        Error = refused;
         Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
     }
