@@ -122,8 +122,45 @@ public abstract class CampaignSendTests(HeraldHost host)
         var due = (await conn.QueryAsync<long>("SELECT due_at FROM deliveries WHERE app_id = @a AND campaign_id = @id ORDER BY due_at", new { a = app.Id, id })).ToList();
         due.Select(ms => DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("yyyy-MM-ddTHH:mm", CultureInfo.InvariantCulture))
             .ShouldBe(["2026-11-27T00:00", "2026-11-27T06:00", "2026-11-27T14:00"]);
-        // Nothing is sent before its time.
+        // Nothing is sent before its time; the queue holds one batch per send time.
         (await app.Rest().GetJson($"/api/v1/campaigns/{id}/report")).GetProperty("queued").GetInt32().ShouldBe(3);
+        (await conn.QueryAsync<long>("SELECT due_at FROM delivery_batches WHERE app_id = @a AND campaign_id = @id ORDER BY due_at", new { a = app.Id, id }))
+            .ShouldBe(due);
+    }
+
+    [Fact]
+    public async Task A_receipt_reported_before_the_send_is_recorded_is_kept()
+    {
+        // A chunk records its outcomes when all its requests have come back, so a phone can report
+        // the push while its ledger row still reads "queued": the receipt counts, and "sent" does not
+        // undo it. Here the other phone of the chunk answers slowly.
+        var app = await PushAppAsync();
+        var (device, fast) = await Android(app, "u-early");
+        var (_, slow) = await Android(app, "u-late");
+        P.Fcm.Inject(slow, FcmFault.Slow(TimeSpan.FromSeconds(5)));
+        var id = await app.CreateCampaignAsync(Push(new { users = new[] { "u-early", "u-late" } }));
+        await SendAsync(app, id);
+        var db = host.Services.GetRequiredService<Herald.Server.Storage.Db>();
+        const string StateOf = "SELECT d.state FROM deliveries d JOIN devices v ON v.app_id = d.app_id AND v.ordinal = d.device_ordinal WHERE d.app_id = @a AND d.campaign_id = @id AND v.push_token = @token";
+        var arrived = await CampaignPolling.UntilAsync(() => P.Fcm.Received.FirstOrDefault(r => r.Token == fast), r => r is not null);
+        await using (var conn = await db.OpenAsync(Ct))
+            (await conn.QuerySingleAsync<string>(StateOf, new { a = app.Id, id, token = fast })).ShouldBe("queued");
+        await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{device}}}","events":[{"messageId":"early-{{{id}}}","name":"push_received","timestamp":"{{{host.Clock.GetUtcNow():O}}}","attributes":{"message_id":"{{{arrived!.Data["herald_message_id"]}}}"}}]}""");
+        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
+        await using (var conn = await db.OpenAsync(Ct))
+            (await conn.QuerySingleAsync<string>(StateOf, new { a = app.Id, id, token = fast })).ShouldBe("delivered");
+
+        var report = await ReportWhenAsync(app, id, r => r.GetProperty("state").GetString() == "sent");
+        report.GetProperty("sent").GetInt32().ShouldBe(2);
+        report.GetProperty("delivered").GetInt32().ShouldBe(1);
+        P.Fcm.Received.Count(r => r.Token == fast).ShouldBe(1);
+        await using (var conn = await db.OpenAsync(Ct))
+        {
+            (await conn.QuerySingleAsync<string>(StateOf, new { a = app.Id, id, token = fast })).ShouldBe("delivered");
+            (await conn.QuerySingleAsync<string>(StateOf, new { a = app.Id, id, token = slow })).ShouldBe("sent");
+            // The queue is empty once the campaign is sent.
+            (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM delivery_batches WHERE app_id = @a AND campaign_id = @id", new { a = app.Id, id })).ShouldBe(0);
+        }
     }
 
     [Fact]

@@ -94,6 +94,7 @@ public sealed partial class AbTestDecider(Db db, ObserverPump ingested, Dispatch
             await conn.ExecuteAsync(
                 "UPDATE deliveries SET state = 'queued', variant = 0, ab_rollout = 1, due_at = CASE WHEN due_at < @now THEN @now ELSE due_at END, updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'held'",
                 new { appId, campaignId, now }, tx);
+            await DeliveryBatches.ReleaseHeldAsync(conn, tx, appId, campaignId, now);
             await tx.CommitAsync(ct);
             dispatch.Wake();
             return true;
@@ -106,6 +107,7 @@ public sealed partial class AbTestDecider(Db db, ObserverPump ingested, Dispatch
             UPDATE deliveries SET state = 'queued', variant = @winner, ab_rollout = 1, due_at = CASE WHEN due_at < @now THEN @now ELSE due_at END, updated_at = @now
             WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'held'
             """, new { appId, campaignId, winner = verdict.Winner, now }, tx);
+        await DeliveryBatches.ReleaseHeldAsync(conn, tx, appId, campaignId, now);
         await conn.ExecuteAsync(
             "UPDATE campaign_ab_tests SET decided_at = @now, winner = @winner, p_value = @p, decision = @decision WHERE app_id = @appId AND campaign_id = @campaignId",
             new { appId, campaignId, now, winner = verdict.Winner, p = verdict.PValue, decision = JsonSerializer.Serialize(verdict, Json) }, tx);

@@ -30,13 +30,14 @@ public sealed class CampaignAttribution(Db db) : IIngestObserver
         if (opens.Count == 0 && dismisses.Count == 0 && revenue.Count == 0) return;
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
+        // A queued row is in flight (reported before its chunk recorded "sent", which then keeps this).
         if (opens.Count > 0)
             await conn.ExecuteAsync(
-                "UPDATE deliveries SET opened_at = COALESCE(opened_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'opened' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
+                "UPDATE deliveries SET opened_at = COALESCE(opened_at, @at), state = CASE WHEN state IN ('sent', 'delivered', 'queued') THEN 'opened' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
                 opens, tx);
         if (dismisses.Count > 0)
             await conn.ExecuteAsync(
-                "UPDATE deliveries SET dismissed_at = COALESCE(dismissed_at, @at), state = CASE WHEN state IN ('sent', 'delivered') THEN 'dismissed' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
+                "UPDATE deliveries SET dismissed_at = COALESCE(dismissed_at, @at), state = CASE WHEN state IN ('sent', 'delivered', 'queued') THEN 'dismissed' ELSE state END WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId",
                 dismisses, tx);
         // A purchase within the window after an open converts the most recent opened message of that user.
         foreach (var e in revenue)

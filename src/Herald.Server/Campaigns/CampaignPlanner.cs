@@ -12,6 +12,7 @@ using Herald.Server.Infrastructure;
 using Herald.Server.Ingest;
 using Herald.Server.Segments;
 using Herald.Server.Storage;
+using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Campaigns;
 
@@ -28,9 +29,13 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks, TimeProvider clock)
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
+    IOptions<DispatchOptions> dispatch, TimeProvider clock)
 {
     private const int Chunk = 1000;
+
+    /// <summary>A plan of this many rows refreshes the ledger's statistics.</summary>
+    private const int AnalyzeAfter = 20_000;
 
     /// <summary>
     /// Whom an A/B split deals with: the user, so all of a person's devices get the same variant (and a
@@ -119,6 +124,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         await using var copy = fresh && conn is NpgsqlConnection pg ? await pg.BeginBinaryImportAsync(CopyLedger, ct) : null;
         int queued = 0, held = 0;
         long? first = null, last = null;
+        var pending = new List<DeliveryBatches.Pending>();
         for (var i = 0; i < candidates.Count; i++)
         {
             var c = candidates[i];
@@ -138,6 +144,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             }
             else if (rowState == DeliveryStates.Held) held++;
             else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
+            if (rowState != DeliveryStates.Skipped) pending.Add(new DeliveryBatches.Pending(due, rowState == DeliveryStates.Held, c.Recipient));
             rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, LedgerMessageId.Format(campaignId, c.Recipient),
                 d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows, copy); rows.Clear(); }
@@ -148,6 +155,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             await copy.CompleteAsync(ct);
             await copy.DisposeAsync(); // the connection leaves the COPY state only when the importer is disposed
         }
+        // The send queue: batches of the rows just written (a campaign planned before may have rows
+        // of its earlier plan, which keep their time: its batches are written anew from the ledger).
+        if (fresh) await DeliveryBatches.InsertAsync(db, conn, tx, appId, campaignId, d.Urgent ? 1 : 0, pending, dispatch.Value.ChunkSize);
+        else await DeliveryBatches.RebuildAsync(db, conn, tx, appId, campaignId, d.Urgent ? 1 : 0, dispatch.Value.ChunkSize);
         await fallbacks.PlanAsync(conn, tx, appId, campaignId, d, ct);
 
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;
@@ -164,6 +175,13 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
             $"planned {queued} of {candidates.Count}{abNote}", now.ToUnixTimeMilliseconds());
         await tx.CommitAsync(ct);
+        // Statistics taken before a big plan know nothing of its campaign: the claims would look its
+        // rows up as if the campaign had a handful (scanning all of it for each batch).
+        if (db.IsPostgres && candidates.Count >= AnalyzeAfter)
+        {
+            await using var analyze = await db.OpenAsync(ct);
+            await analyze.ExecuteAsync("ANALYZE deliveries");
+        }
         foreach (var segmentId in (d.Audience.IncludeSegments ?? []).Concat(d.Audience.ExcludeSegments ?? []).Distinct())
             await segments.MarkUsedAsync(appId, segmentId, ct);
         return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last) { Held = held };
@@ -308,7 +326,12 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         return RoaringBitmap.OrMany(members);
     }
 
-    /// <summary>Campaigns each person received in the last day and week (a person is a user, or an anonymous device).</summary>
+    /// <summary>
+    /// Campaigns each person received in the last day and week (a person is a user, or an anonymous
+    /// device). Read campaign by campaign (by primary key): only campaigns still sending, or whose
+    /// state changed within the week, can have sent anything in it — a campaign's last change (sent,
+    /// stopped, recalled) comes after its last message.
+    /// </summary>
     private static async Task<Dictionary<int, (int Day, int Week)>> RecentCountsAsync(DbConnection conn, DbTransaction tx, long appId, DateTimeOffset now)
     {
         var rows = await conn.QueryAsync<(long who, long day, long week)>(
@@ -316,7 +339,9 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             SELECT CAST(COALESCE(user_ordinal, -1 - device_ordinal) AS bigint) AS who,
                    count(DISTINCT CASE WHEN sent_at >= @day THEN campaign_id END) AS day,
                    count(DISTINCT campaign_id) AS week
-            FROM deliveries WHERE app_id = @appId AND sent_at >= @week
+            FROM deliveries
+            WHERE app_id = @appId AND sent_at >= @week
+              AND campaign_id IN (SELECT id FROM campaigns WHERE app_id = @appId AND (updated_at >= @week OR state IN ('scheduled', 'sending', 'active')))
             GROUP BY COALESCE(user_ordinal, -1 - device_ordinal)
             """, new { appId, day = now.AddDays(-1).ToUnixTimeMilliseconds(), week = now.AddDays(-7).ToUnixTimeMilliseconds() }, tx);
         return rows.ToDictionary(r => (int)r.who, r => ((int)r.day, (int)r.week));

@@ -10,6 +10,8 @@ public sealed record CampaignReport(
     long CampaignId, string State, int Targeted, int Queued, int Sending, int Sent, int Failed, int Skipped, int Cancelled,
     IReadOnlyDictionary<string, int> FailedByReason, IReadOnlyDictionary<string, int> SkippedByReason, IReadOnlyList<PlatformCounts> ByPlatform)
 {
+    /// <summary>Sent and confirmed by the device: a delivery receipt, an open or a dismissal.</summary>
+    public int Delivered { get; init; }
     public int Opened { get; init; }
     public int Dismissed { get; init; }
     public int Converted { get; init; }
@@ -63,6 +65,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             Failed: Count(DeliveryStates.Failed), Skipped: Count(DeliveryStates.Skipped), Cancelled: Count(DeliveryStates.Cancelled),
             Reasons(DeliveryStates.Failed), Reasons(DeliveryStates.Skipped), platforms)
         {
+            Delivered = Count(DeliveryStates.Delivered, DeliveryStates.Opened, DeliveryStates.Dismissed),
             Opened = (int)outcomes.Opened, Dismissed = (int)outcomes.Dismissed, Converted = (int)outcomes.Converted,
             Revenue = outcomes.Revenue, Recalled = Count(DeliveryStates.Recalled), Held = Count(DeliveryStates.Held),
             AbTest = await AbTestReports.ReadAsync(conn, appId, campaign),
@@ -93,9 +96,13 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             if (state is not (CampaignStates.Sending or CampaignStates.Scheduled or CampaignStates.Active))
                 throw new ProblemException(409, "Not sending", $"Campaign {campaignId} is {state}; only a scheduled, sending or active campaign can be stopped.", "state");
             stops.Stop(appId, campaignId);
-            // Rows first: on PostgreSQL this waits for chunks that hold rows of the campaign (their
-            // sends finish and are recorded), and a dispatcher never waits for the campaign's row
-            // while holding ledger rows, so the two cannot deadlock.
+            // The queue first: on PostgreSQL this waits for chunks that hold batches of the campaign
+            // (their sends see the stop, finish and are recorded), and a dispatcher never waits for
+            // the campaign's row while holding batches, so the two cannot deadlock. A batch leased on
+            // SQLite stays until its chunk records it.
+            await conn.ExecuteAsync(
+                $"DELETE FROM delivery_batches WHERE app_id = @appId AND campaign_id = @campaignId{(db.IsPostgres ? "" : " AND lease_until IS NULL")}",
+                new { appId, campaignId }, tx);
             await conn.ExecuteAsync("UPDATE deliveries SET state = 'cancelled', reason = 'campaign stopped', updated_at = @now WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'held')",
                 new { appId, campaignId, now }, tx);
             await conn.ExecuteAsync("UPDATE campaigns SET state = 'stopped', updated_at = @now WHERE app_id = @appId AND id = @campaignId", new { appId, campaignId, now }, tx);
@@ -108,8 +115,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
         while (waited.Elapsed < waitAtMost)
         {
             await using var conn = await db.OpenAsync(ct);
-            var inFlight = await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state = 'sending'", new { appId, campaignId });
-            if (inFlight == 0) break;
+            if (!await DeliveryBatches.AnyAsync(conn, null, appId, campaignId)) break;
             await Task.Delay(TimeSpan.FromMilliseconds(20), ct);
         }
         return await ReportAsync(appId, campaignId, ct);

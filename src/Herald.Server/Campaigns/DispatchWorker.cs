@@ -17,14 +17,14 @@ namespace Herald.Server.Campaigns;
 
 /// <summary>
 /// Sends what the planner queued (DESIGN "Campaigns and delivery"). Two lanes per node — urgent
-/// (fast push) and bulk — each claims due ledger rows chunk by chunk (a row lock held by the chunk's
-/// transaction on PostgreSQL, FOR UPDATE SKIP LOCKED, so nodes never take the same row; a lease on
-/// SQLite), renders them with the campaign's compiled templates, sends through the app's gateways
-/// with bounded concurrency and records the outcome on the row; claiming, sending and recording of
-/// successive chunks overlap. The row's key and state machine are the exactly-once guard; a claim
-/// whose node died is handed back (its transaction ends, or its lease runs out), and the resend
-/// carries the same message id as collapse key, so the device replaces rather than duplicates the
-/// notification.
+/// (fast push) and bulk — each claims due batches of ledger rows (<see cref="DeliveryBatches"/>: a
+/// row lock held by the chunk's transaction on PostgreSQL, FOR UPDATE SKIP LOCKED, so nodes never
+/// take the same batch; a lease on SQLite), renders them with the campaign's compiled templates, sends
+/// through the app's gateways with bounded concurrency and records the outcomes on the rows, deleting
+/// the batch in the same transaction; claiming, sending and recording of successive chunks overlap.
+/// The row's key and the batch are the exactly-once guard; a claim whose node died is handed back (its
+/// transaction ends, or its lease runs out), and the resend carries the same message id as collapse
+/// key, so the device replaces rather than duplicates the notification.
 /// </summary>
 public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, DeliveryFeedback feedback, CampaignService campaigns,
     CampaignStops stops, IEnumerable<IDeliveryObserver> observers, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
@@ -119,18 +119,32 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         public string MessageId { get; init; } = "";
         public int Attempts { get; init; }
         public int Variant { get; init; }
+        public int Priority { get; init; }
+        /// <summary>The batch this row was claimed in.</summary>
+        public long Batch { get; set; }
+    }
+
+    private sealed class BatchRow
+    {
+        public long Id { get; init; }
+        public long AppId { get; init; }
+        public long CampaignId { get; init; }
+        public object Recipients { get; init; } = Array.Empty<int>();
     }
 
     /// <summary>
-    /// Due rows claimed by one worker. On PostgreSQL the claim is a row lock held by an open
-    /// transaction (SELECT … FOR UPDATE SKIP LOCKED) until the outcomes are written in it: nothing is
-    /// written to claim, no other node can take the rows, and if this node dies the transaction
-    /// ends with it and the rows are due again at once. SQLite has one writer, so a transaction cannot
-    /// stay open across sends: there the rows are marked "sending" with a lease instead.
+    /// Due batches claimed by one worker, and their rows still queued. On PostgreSQL the claim is a
+    /// lock on the batches held by an open transaction (SELECT … FOR UPDATE SKIP LOCKED) until the
+    /// outcomes are written in it: nothing is written to claim, no other node can take the batches,
+    /// and if this node dies the transaction ends with it and the batches are due again at once.
+    /// SQLite has one writer, so a transaction cannot stay open across sends: there the batches get a
+    /// lease with this claim's token instead.
     /// </summary>
-    private sealed class ClaimedChunk(List<Claimed> rows, DbConnection? conn, DbTransaction? tx) : IAsyncDisposable
+    private sealed class ClaimedChunk(List<Claimed> rows, long[] batches, string? token, DbConnection? conn, DbTransaction? tx) : IAsyncDisposable
     {
         public List<Claimed> Rows { get; } = rows;
+        public long[] Batches { get; } = batches;
+        public string? Token { get; } = token;
         public DbConnection? Connection { get; } = conn;
         public DbTransaction? Transaction { get; } = tx;
         public bool Locked => Transaction is not null;
@@ -145,42 +159,70 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     private async Task<ClaimedChunk?> ClaimAsync(bool urgent, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        var args = new { now = now.ToUnixTimeMilliseconds(), lease = (now + _o.Lease).ToUnixTimeMilliseconds(), priority = urgent ? 1 : 0, n = _o.ChunkSize };
-        if (db.IsPostgres)
+        var conn = await db.OpenAsync(ct);
+        DbTransaction? tx = null;
+        try
         {
-            var conn = await db.OpenAsync(ct);
-            DbTransaction? tx = null;
-            try
+            // PostgreSQL: batch locks held by this transaction until the outcomes are recorded.
+            // SQLite: a lease with this claim's token, written at once.
+            if (db.IsPostgres) tx = await conn.BeginTransactionAsync(ct);
+            var token = db.IsPostgres ? null : Guid.NewGuid().ToString("N");
+            var batches = new List<long>();
+            var rows = new List<Claimed>();
+            // Batches until the chunk is full: one for a big campaign, several for transactional sends.
+            while (rows.Count < _o.ChunkSize && batches.Count < MaxBatchesPerClaim)
             {
-                tx = await conn.BeginTransactionAsync(ct);
-                var locked = (await conn.QueryAsync<Claimed>(
-                    """
+                var args = new
+                {
+                    now = now.ToUnixTimeMilliseconds(), lease = (now + _o.Lease).ToUnixTimeMilliseconds(), priority = urgent ? 1 : 0,
+                    taken = batches.ToArray(), token,
+                };
+                var batch = db.IsPostgres
+                    ? await conn.QuerySingleOrDefaultAsync<BatchRow>(
+                        """
+                        SELECT id AS Id, app_id AS AppId, campaign_id AS CampaignId, recipients AS Recipients FROM delivery_batches
+                        WHERE NOT held AND priority = @priority AND due_at <= @now AND id <> ALL(@taken)
+                        ORDER BY due_at LIMIT 1 FOR UPDATE SKIP LOCKED
+                        """, args, tx)
+                    : await conn.QuerySingleOrDefaultAsync<BatchRow>(
+                        """
+                        UPDATE delivery_batches SET lease_until = @lease, claim = @token
+                        WHERE id = (SELECT id FROM delivery_batches WHERE NOT held AND priority = @priority AND due_at <= @now AND lease_until IS NULL ORDER BY due_at LIMIT 1)
+                        RETURNING id AS Id, app_id AS AppId, campaign_id AS CampaignId, recipients AS Recipients
+                        """, args);
+                if (batch is null) break;
+                batches.Add(batch.Id);
+                var recipients = DeliveryBatches.ParseRecipients(batch.Recipients);
+                if (recipients.Length == 0) continue;
+                // Rows cancelled since the batch was written (a stop) are passed over.
+                foreach (var row in await conn.QueryAsync<Claimed>(
+                    $"""
                     SELECT app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal,
-                           user_ordinal AS UserOrdinal, message_id AS MessageId, attempts + 1 AS Attempts, variant AS Variant
-                    FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now
-                    ORDER BY due_at LIMIT @n FOR UPDATE SKIP LOCKED
-                    """, args, tx)).ToList();
-                if (locked.Count > 0) return new ClaimedChunk(locked, conn, tx);
+                           user_ordinal AS UserOrdinal, message_id AS MessageId, attempts + 1 AS Attempts, variant AS Variant, priority AS Priority
+                    FROM deliveries
+                    WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient BETWEEN @low AND @high AND {db.In("recipient", "recipients")}
+                      AND state = 'queued'
+                    """, new { batch.AppId, batch.CampaignId, recipients, low = recipients.Min(), high = recipients.Max() }, tx))
+                {
+                    row.Batch = batch.Id;
+                    rows.Add(row);
+                }
             }
-            catch
-            {
-                if (tx is not null) await tx.DisposeAsync();
-                await conn.DisposeAsync();
-                throw;
-            }
-            await tx.DisposeAsync();
-            await conn.DisposeAsync();
-            return null;
+            if (batches.Count > 0) return new ClaimedChunk(rows, batches.ToArray(), token, db.IsPostgres ? conn : null, tx);
         }
-        await using var lite = await db.OpenAsync(ct);
-        var rows = (await lite.QueryAsync<Claimed>(
-            """
-            UPDATE deliveries SET state = 'sending', lease_until = @lease, attempts = attempts + 1, updated_at = @now
-            WHERE rowid IN (SELECT rowid FROM deliveries WHERE state = 'queued' AND priority = @priority AND due_at <= @now ORDER BY due_at LIMIT @n)
-            RETURNING app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal, user_ordinal AS UserOrdinal, message_id AS MessageId, attempts AS Attempts, variant AS Variant
-            """, args)).ToList();
-        return rows.Count > 0 ? new ClaimedChunk(rows, null, null) : null;
+        catch
+        {
+            if (tx is not null) await tx.DisposeAsync();
+            await conn.DisposeAsync();
+            throw;
+        }
+        if (tx is not null) await tx.DisposeAsync();
+        await conn.DisposeAsync();
+        return null;
     }
+
+    /// <summary>Transactional sends make batches of one: a claim takes up to this many.</summary>
+    private const int MaxBatchesPerClaim = 64;
 
     private sealed class Recipient
     {
@@ -210,7 +252,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     {
         await using var _ = chunk;
         using var done = CancellationTokenSource.CreateLinkedTokenSource(stop);
-        var renewing = chunk.Locked ? Task.CompletedTask : RenewLeasesAsync(chunk.Rows, done.Token);
+        var renewing = chunk.Locked ? Task.CompletedTask : RenewLeasesAsync(chunk, done.Token);
         try
         {
             await SendAndRecordAsync(chunk, urgent, requests, stop);
@@ -223,11 +265,11 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     }
 
     /// <summary>
-    /// A chunk that waits for its turn or sends slowly keeps its rows: their lease is renewed while
-    /// this node is alive, so only a dead node's rows are handed to another worker (SQLite; on
+    /// A chunk that waits for its turn or sends slowly keeps its batches: their lease is renewed while
+    /// this node is alive, so only a dead node's batches are handed to another worker (SQLite; on
     /// PostgreSQL the claim is a lock that lives exactly as long as the node's transaction).
     /// </summary>
-    private async Task RenewLeasesAsync(List<Claimed> rows, CancellationToken done)
+    private async Task RenewLeasesAsync(ClaimedChunk chunk, CancellationToken done)
     {
         var every = _o.Lease / 3;
         while (true)
@@ -239,8 +281,8 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 var lease = (clock.GetUtcNow() + _o.Lease).ToUnixTimeMilliseconds();
                 await using var conn = await db.OpenAsync(done);
                 await conn.ExecuteAsync(
-                    "UPDATE deliveries SET lease_until = @lease WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'",
-                    rows.Select(r => new { lease, r.AppId, r.CampaignId, r.Recipient }));
+                    $"UPDATE delivery_batches SET lease_until = @lease WHERE {db.In("id", "ids")} AND claim = @token",
+                    new { lease, ids = chunk.Batches, token = chunk.Token });
             }
             catch (OperationCanceledException) when (done.IsCancellationRequested) { return; }
             catch (Exception e) when (e is DbException or NpgsqlException or InvalidOperationException)
@@ -412,53 +454,77 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         return (await conn.QueryAsync<Recipient>(sql, new { appId, ordinals })).ToDictionary(r => r.Ordinal);
     }
 
+    /// <summary>
+    /// The outcome of each row, written in the transaction that ends the claim: the rows, a new batch
+    /// for the retries, and the claimed batches deleted — together or not at all. The update changes
+    /// no indexed column (a heap-only update). A receipt or open the device reported before this
+    /// commits has already moved the row on; "sent" does not move it back.
+    /// </summary>
     private async Task RecordAsync(List<Result> results, ClaimedChunk chunk)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         if (chunk.Locked)
         {
-            // The chunk's own transaction: the outcomes and the end of the claim commit together.
-            // One statement for the whole chunk; the attempt is counted here. The rows are locked by
-            // this transaction since the claim, so they are still queued: no state test here. With
-            // one, the planner judged "queued rows" by statistics taken before the plan's COPY (a
-            // few thousand) and hashed every queued row of a fresh million-row plan for each chunk
-            // (0.6-1 s a statement) instead of looking the chunk's rows up by primary key.
-            await chunk.Connection!.ExecuteAsync(
-                """
-                UPDATE deliveries d SET state = v.state, reason = v.reason, provider_message_id = v.pid,
-                       sent_at = CASE WHEN v.state = 'sent' THEN @now ELSE d.sent_at END, attempts = d.attempts + 1,
-                       due_at = COALESCE(v.due, d.due_at), lease_until = NULL, updated_at = @now
-                FROM unnest(@apps, @campaigns, @recipients, @states, @reasons, @pids, @dues) AS v(app, campaign, recipient, state, reason, pid, due)
-                WHERE d.app_id = v.app AND d.campaign_id = v.campaign AND d.recipient = v.recipient
-                """,
-                new
-                {
-                    now,
-                    apps = results.Select(r => r.Row.AppId).ToArray(),
-                    campaigns = results.Select(r => r.Row.CampaignId).ToArray(),
-                    recipients = results.Select(r => r.Row.Recipient).ToArray(),
-                    states = results.Select(r => r.State).ToArray(),
-                    reasons = results.Select(r => r.Reason).ToArray(),
-                    pids = results.Select(r => r.ProviderId).ToArray(),
-                    dues = results.Select(r => r.DueAt).ToArray(),
-                }, chunk.Transaction);
+            // One statement for the whole chunk; the attempt is counted here. The rows are found by
+            // primary key (an earlier version also tested the state, and the planner, judging "queued
+            // rows" by statistics older than the plan, hashed every queued row of a fresh million-row
+            // plan for each chunk).
+            var conn = chunk.Connection!;
+            if (results.Count > 0)
+                await conn.ExecuteAsync(
+                    $"""
+                    UPDATE deliveries d SET state = {KeepReported("d.state", "v.state")}, reason = v.reason, provider_message_id = v.pid,
+                           sent_at = CASE WHEN v.state = 'sent' THEN @now ELSE d.sent_at END, attempts = d.attempts + 1,
+                           due_at = COALESCE(v.due, d.due_at), updated_at = @now
+                    FROM unnest(@apps, @campaigns, @recipients, @states, @reasons, @pids, @dues) AS v(app, campaign, recipient, state, reason, pid, due)
+                    WHERE d.app_id = v.app AND d.campaign_id = v.campaign AND d.recipient = v.recipient
+                    """,
+                    new
+                    {
+                        now,
+                        apps = results.Select(r => r.Row.AppId).ToArray(),
+                        campaigns = results.Select(r => r.Row.CampaignId).ToArray(),
+                        recipients = results.Select(r => r.Row.Recipient).ToArray(),
+                        states = results.Select(r => r.State).ToArray(),
+                        reasons = results.Select(r => r.Reason).ToArray(),
+                        pids = results.Select(r => r.ProviderId).ToArray(),
+                        dues = results.Select(r => r.DueAt).ToArray(),
+                    }, chunk.Transaction);
+            await RequeueAsync(conn, chunk.Transaction!, results);
+            await conn.ExecuteAsync("DELETE FROM delivery_batches WHERE id = ANY(@ids)", new { ids = chunk.Batches }, chunk.Transaction);
             await chunk.Transaction!.CommitAsync();
             return;
         }
-        if (results.Count == 0) return;
-        await using var conn = await db.OpenAsync();
-        await using var tx = await conn.BeginTransactionAsync();
-        // Only rows still "sending" are written: a stop that cancelled them, or a lease handed to
-        // another node, wins over a late result.
-        await conn.ExecuteAsync(
-            """
-            UPDATE deliveries SET state = @State, reason = @Reason, provider_message_id = @ProviderId,
-                   sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END,
-                   due_at = COALESCE(@DueAt, due_at), lease_until = NULL, updated_at = @now
-            WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient AND state = 'sending'
+        await using var lite = await db.OpenAsync();
+        await using var tx = await lite.BeginTransactionAsync();
+        // Only the batches still ours are recorded: a lease handed to another worker (this node was
+        // too slow) means that worker sends and records those rows.
+        var ours = (await lite.QueryAsync<long>($"SELECT id FROM delivery_batches WHERE {db.In("id", "ids")} AND claim = @token",
+            new { ids = chunk.Batches, token = chunk.Token }, tx)).ToHashSet();
+        var recorded = results.Where(r => ours.Contains(r.Row.Batch)).ToList();
+        await lite.ExecuteAsync(
+            $"""
+            UPDATE deliveries SET state = {KeepReported("state", "@State")}, reason = @Reason, provider_message_id = @ProviderId,
+                   sent_at = CASE WHEN @State = 'sent' THEN @now ELSE sent_at END, attempts = attempts + 1,
+                   due_at = COALESCE(@DueAt, due_at), updated_at = @now
+            WHERE app_id = @AppId AND campaign_id = @CampaignId AND recipient = @Recipient
             """,
-            results.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
+            recorded.Select(r => new { r.State, r.Reason, r.ProviderId, r.DueAt, now, r.Row.AppId, r.Row.CampaignId, r.Row.Recipient }), tx);
+        await RequeueAsync(lite, tx, recorded);
+        await lite.ExecuteAsync($"DELETE FROM delivery_batches WHERE {db.In("id", "ids")}", new { ids = ours.ToArray() }, tx);
         await tx.CommitAsync();
+    }
+
+    /// <summary>A row's new state, except that "sent" keeps a delivery or open the device reported first.</summary>
+    private static string KeepReported(string current, string next) =>
+        $"CASE WHEN {next} = 'sent' AND {current} IN ('delivered', 'opened', 'dismissed') THEN {current} ELSE {next} END";
+
+    /// <summary>Rows to try again go back to the queue as new batches, due when their retry is.</summary>
+    private async Task RequeueAsync(DbConnection conn, DbTransaction tx, List<Result> results)
+    {
+        foreach (var campaign in results.Where(r => r.State == DeliveryStates.Queued).GroupBy(r => (r.Row.AppId, r.Row.CampaignId, r.Row.Priority)))
+            await DeliveryBatches.InsertAsync(db, conn, tx, campaign.Key.AppId, campaign.Key.CampaignId, campaign.Key.Priority,
+                campaign.Select(r => new DeliveryBatches.Pending(r.DueAt ?? clock.GetUtcNow().ToUnixTimeMilliseconds(), false, r.Row.Recipient)), _o.ChunkSize);
     }
 
     private async Task NotifyAsync(List<Result> results, CancellationToken stop)
@@ -492,17 +558,15 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     {
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        var open = await conn.ExecuteScalarAsync<long>(
-            "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId AND state IN ('queued', 'sending', 'held') LIMIT 1) o",
-            new { appId, campaignId }, tx);
+        var open = await DeliveryBatches.AnyAsync(conn, tx, appId, campaignId);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        if (open == 0 && await conn.ExecuteAsync("UPDATE campaigns SET state = 'sent', updated_at = @now WHERE app_id = @appId AND id = @campaignId AND state = 'sending'",
+        if (!open && await conn.ExecuteAsync("UPDATE campaigns SET state = 'sent', updated_at = @now WHERE app_id = @appId AND id = @campaignId AND state = 'sending'",
                 new { appId, campaignId, now }, tx) == 1)
             await CampaignService.RecordAsync(conn, tx, appId, campaignId, CampaignStates.Sending, CampaignStates.Sent, "dispatcher", "all messages handled", now);
         await tx.CommitAsync();
     }
 
-    /// <summary>Rows whose node died mid-send go back to the queue when their lease runs out.</summary>
+    /// <summary>Batches whose node died mid-send (SQLite) go back to the queue when their lease runs out.</summary>
     private async Task RecoverLeasesAsync(CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
@@ -511,7 +575,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             {
                 await using var conn = await db.OpenAsync(stop);
                 var n = await conn.ExecuteAsync(
-                    "UPDATE deliveries SET state = 'queued', lease_until = NULL, reason = 'lease expired; resent with the same collapse id' WHERE state = 'sending' AND lease_until < @now",
+                    "UPDATE delivery_batches SET lease_until = NULL, claim = NULL WHERE lease_until < @now",
                     new { now = clock.GetUtcNow().ToUnixTimeMilliseconds() });
                 if (n > 0) { LogRecovered(logger, n); Wake(); }
                 await Task.Delay(_o.LeaseCheck, clock, stop);
@@ -531,7 +595,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     [LoggerMessage(Level = LogLevel.Error, Message = "Delivery observer {Observer} failed")]
     private static partial void LogObserverFailed(ILogger logger, Exception e, string observer);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Handed {Count} deliveries with expired leases back to the queue")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Handed {Count} delivery batches with expired leases back to the queue; they are resent with the same collapse ids")]
     private static partial void LogRecovered(ILogger logger, int count);
 }
 

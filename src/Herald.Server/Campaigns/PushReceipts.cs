@@ -19,7 +19,9 @@ public sealed class PushReceipts(Db db) : IIngestObserver
         if (receipts.Count == 0) return;
         await using var conn = await db.OpenAsync();
         await using var tx = await conn.BeginTransactionAsync();
-        await conn.ExecuteAsync("UPDATE deliveries SET state = 'delivered' WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId AND state = 'sent'", receipts, tx);
+        // A row still queued is in flight: the device can report it before the sending chunk records
+        // "sent", which then keeps the delivery.
+        await conn.ExecuteAsync("UPDATE deliveries SET state = 'delivered' WHERE app_id = @AppId AND campaign_id = @campaign AND recipient = @recipient AND message_id = @messageId AND state IN ('sent', 'queued')", receipts, tx);
         await tx.CommitAsync();
     }
 }

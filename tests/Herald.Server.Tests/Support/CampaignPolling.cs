@@ -27,4 +27,16 @@ public static class CampaignPolling
         }
         throw new TimeoutException("the campaign did not reach the expected state within 30 s");
     }
+
+    /// <summary>Reads until <paramref name="done"/> holds (bounded, 30 s; no fixed sleeps).</summary>
+    public static async Task<T> UntilAsync<T>(Func<T> read, Func<T, bool> done)
+    {
+        for (var i = 0; i < 600; i++)
+        {
+            var value = read();
+            if (done(value)) return value;
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+        throw new TimeoutException("the expected state was not reached within 30 s");
+    }
 }
