@@ -29,8 +29,8 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
-    IOptions<DispatchOptions> dispatch, TimeProvider clock)
+public sealed partial class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
+    IOptions<DispatchOptions> dispatch, TimeProvider clock, ILogger<CampaignPlanner> logger)
 {
     private const int Chunk = 1000;
 
@@ -175,17 +175,31 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
             $"planned {queued} of {candidates.Count}{abNote}", now.ToUnixTimeMilliseconds());
         await tx.CommitAsync(ct);
-        // Statistics taken before a big plan know nothing of its campaign: the claims would look its
-        // rows up as if the campaign had a handful (scanning all of it for each batch).
-        if (db.IsPostgres && candidates.Count >= AnalyzeAfter)
-        {
-            await using var analyze = await db.OpenAsync(ct);
-            await analyze.ExecuteAsync("ANALYZE deliveries");
-        }
+        // Statistics taken before a big plan know nothing of its campaign: a claim would look up a
+        // batch's rows as if the campaign had a handful, and scan all of it when the batch's
+        // recipients are spread out (local-time groups). Refreshed beside the first sends, which
+        // do not wait for it: their batches are contiguous ranges the primary key serves anyway.
+        if (db.IsPostgres && candidates.Count >= AnalyzeAfter) _ = Task.Run(AnalyzeLedgerAsync, CancellationToken.None);
         foreach (var segmentId in (d.Audience.IncludeSegments ?? []).Concat(d.Audience.ExcludeSegments ?? []).Distinct())
             await segments.MarkUsedAsync(appId, segmentId, ct);
         return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last) { Held = held };
     }
+
+    private async Task AnalyzeLedgerAsync()
+    {
+        try
+        {
+            await using var conn = await db.OpenAsync();
+            await conn.ExecuteAsync("ANALYZE deliveries", commandTimeout: 600);
+        }
+        catch (Exception e) when (e is DbException or InvalidOperationException)
+        {
+            LogAnalyzeFailed(logger, e);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing the ledger's statistics after a big plan failed")]
+    private static partial void LogAnalyzeFailed(ILogger logger, Exception e);
 
     private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
         string MessageId, int Priority, string State, string? Reason, long Due, long Now, int Variant);
@@ -198,22 +212,24 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         if (rows.Count == 0) return;
         if (copy is not null)
         {
+            // Synchronous writes: they go to the importer's buffer, and only a full buffer waits on
+            // the socket (thirteen awaits a row cost more than the rare blocked flush).
             foreach (var r in rows)
             {
-                await copy.StartRowAsync();
-                await copy.WriteAsync(r.AppId, NpgsqlDbType.Bigint);
-                await copy.WriteAsync(r.CampaignId, NpgsqlDbType.Bigint);
-                await copy.WriteAsync(r.Recipient, NpgsqlDbType.Integer);
-                await WriteNullableAsync(copy, r.DeviceOrdinal);
-                await WriteNullableAsync(copy, r.UserOrdinal);
-                if (r.Platform is null) await copy.WriteNullAsync(); else await copy.WriteAsync(r.Platform, NpgsqlDbType.Text);
-                await copy.WriteAsync(r.MessageId, NpgsqlDbType.Text);
-                await copy.WriteAsync(r.Priority, NpgsqlDbType.Integer);
-                await copy.WriteAsync(r.State, NpgsqlDbType.Text);
-                if (r.Reason is null) await copy.WriteNullAsync(); else await copy.WriteAsync(r.Reason, NpgsqlDbType.Text);
-                await copy.WriteAsync(r.Due, NpgsqlDbType.Bigint);
-                await copy.WriteAsync(r.Now, NpgsqlDbType.Bigint);
-                await copy.WriteAsync(r.Variant, NpgsqlDbType.Integer);
+                copy.StartRow();
+                copy.Write(r.AppId, NpgsqlDbType.Bigint);
+                copy.Write(r.CampaignId, NpgsqlDbType.Bigint);
+                copy.Write(r.Recipient, NpgsqlDbType.Integer);
+                WriteNullable(copy, r.DeviceOrdinal);
+                WriteNullable(copy, r.UserOrdinal);
+                if (r.Platform is null) copy.WriteNull(); else copy.Write(r.Platform, NpgsqlDbType.Text);
+                copy.Write(r.MessageId, NpgsqlDbType.Text);
+                copy.Write(r.Priority, NpgsqlDbType.Integer);
+                copy.Write(r.State, NpgsqlDbType.Text);
+                if (r.Reason is null) copy.WriteNull(); else copy.Write(r.Reason, NpgsqlDbType.Text);
+                copy.Write(r.Due, NpgsqlDbType.Bigint);
+                copy.Write(r.Now, NpgsqlDbType.Bigint);
+                copy.Write(r.Variant, NpgsqlDbType.Integer);
             }
             return;
         }
@@ -246,10 +262,10 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             """, rows, tx);
     }
 
-    private static async Task WriteNullableAsync(NpgsqlBinaryImporter copy, int? value)
+    private static void WriteNullable(NpgsqlBinaryImporter copy, int? value)
     {
-        if (value is { } v) await copy.WriteAsync(v, NpgsqlDbType.Integer);
-        else await copy.WriteNullAsync();
+        if (value is { } v) copy.Write(v, NpgsqlDbType.Integer);
+        else copy.WriteNull();
     }
 
     /// <summary>
