@@ -29,13 +29,10 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed partial class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
-    IOptions<DispatchOptions> dispatch, TimeProvider clock, ILogger<CampaignPlanner> logger)
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
+    IOptions<DispatchOptions> dispatch, TimeProvider clock)
 {
     private const int Chunk = 1000;
-
-    /// <summary>A plan of this many rows refreshes the ledger's statistics.</summary>
-    private const int AnalyzeAfter = 20_000;
 
     /// <summary>
     /// Whom an A/B split deals with: the user, so all of a person's devices get the same variant (and a
@@ -175,31 +172,10 @@ public sealed partial class CampaignPlanner(Db db, AppService apps, CampaignServ
         await CampaignService.RecordAsync(conn, tx, appId, campaignId, state, next, actor,
             $"planned {queued} of {candidates.Count}{abNote}", now.ToUnixTimeMilliseconds());
         await tx.CommitAsync(ct);
-        // Statistics taken before a big plan know nothing of its campaign: a claim would look up a
-        // batch's rows as if the campaign had a handful, and scan all of it when the batch's
-        // recipients are spread out (local-time groups). Refreshed beside the first sends, which
-        // do not wait for it: their batches are contiguous ranges the primary key serves anyway.
-        if (db.IsPostgres && candidates.Count >= AnalyzeAfter) _ = Task.Run(AnalyzeLedgerAsync, CancellationToken.None);
         foreach (var segmentId in (d.Audience.IncludeSegments ?? []).Concat(d.Audience.ExcludeSegments ?? []).Distinct())
             await segments.MarkUsedAsync(appId, segmentId, ct);
         return new PlanSummary(campaignId, next, candidates.Count, queued, skipped, first, last) { Held = held };
     }
-
-    private async Task AnalyzeLedgerAsync()
-    {
-        try
-        {
-            await using var conn = await db.OpenAsync();
-            await conn.ExecuteAsync("ANALYZE deliveries", commandTimeout: 600);
-        }
-        catch (Exception e) when (e is DbException or InvalidOperationException)
-        {
-            LogAnalyzeFailed(logger, e);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing the ledger's statistics after a big plan failed")]
-    private static partial void LogAnalyzeFailed(ILogger logger, Exception e);
 
     private sealed record LedgerRow(long AppId, long CampaignId, int Recipient, int? DeviceOrdinal, int? UserOrdinal, string? Platform,
         string MessageId, int Priority, string State, string? Reason, long Due, long Now, int Variant);

@@ -194,7 +194,9 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                 batches.Add(batch.Id);
                 var recipients = DeliveryBatches.ParseRecipients(batch.Recipients);
                 if (recipients.Length == 0) continue;
-                // Rows cancelled since the batch was written (a stop) are passed over.
+                // Rows cancelled since the batch was written (a stop) are passed over. The range lets
+                // the primary key serve the look-up even while the table's statistics predate the
+                // campaign (they would have the planner scan all of its rows for each batch).
                 foreach (var row in await conn.QueryAsync<Claimed>(
                     $"""
                     SELECT app_id AS AppId, campaign_id AS CampaignId, recipient AS Recipient, device_ordinal AS DeviceOrdinal,
