@@ -13,7 +13,9 @@ public sealed partial class Migrator(Db db, TimeProvider clock, ILogger<Migrator
     // Any constant works: it only has to be the same on every node sharing the database.
     private const long PostgresLockKey = 0x4845_5241_4c44;
 
-    public async Task MigrateAsync(CancellationToken ct = default)
+    /// <param name="ct">Cancels between statements.</param>
+    /// <param name="upTo">Stop after this version (tests of an upgrade path); all of them when null.</param>
+    public async Task MigrateAsync(CancellationToken ct = default, int? upTo = null)
     {
         await using var conn = await db.OpenAsync(ct);
         if (db.IsPostgres)
@@ -25,6 +27,7 @@ public sealed partial class Migrator(Db db, TimeProvider clock, ILogger<Migrator
             foreach (var (version, name, sql) in Scripts(db.Provider))
             {
                 if (applied.Contains(version)) continue;
+                if (version > upTo) break;
                 await using var tx = await conn.BeginTransactionAsync(ct);
                 await conn.ExecuteAsync(sql, transaction: tx);
                 await conn.ExecuteAsync("INSERT INTO schema_migrations (version, name, applied_at) VALUES (@version, @name, @at)",
