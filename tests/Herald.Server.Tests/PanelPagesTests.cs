@@ -664,6 +664,41 @@ public abstract class PanelPagesTests(HeraldHost host)
         absence.Status.ShouldBe(HttpStatusCode.BadRequest);
         absence.Body.ShouldContain("trigger.cancelEvent");
     }
+
+    [Fact]
+    public async Task Wizard_edits_a_triggers_event_filters_as_rows()
+    {
+        var (app, _, m, edit) = await WizardAsync();
+        List<KeyValuePair<string, string>> Form(params (string Attribute, string Op, string Value)[] rows) =>
+        [
+            new("name", "Big spenders"), new("channel", "push"), new("title", "Thanks"), new("body", "A gift for you"), new("audience", "all"),
+            new("schedule", "trigger"), new("triggerType", "event"), new("triggerEvent", "purchase"), new("triggerDelay", "0"), new("reentry", "once"),
+            .. rows.SelectMany(r => new KeyValuePair<string, string>[] { new("filterAttribute", r.Attribute), new("filterOp", r.Op), new("filterValue", r.Value) }),
+        ];
+        var id = SavedId(await m.PostFormPairsAsync(edit, Form(("total", "gt", "100"), ("currency", "in", "TRY, EUR"), ("coupon", "notExists", "x"), ("", "eq", "a row left empty"))));
+        var filters = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("trigger").GetProperty("filters");
+        filters.GetArrayLength().ShouldBe(3);
+        filters[0].GetProperty("attribute").GetString().ShouldBe("total");
+        filters[0].GetProperty("value").GetDouble().ShouldBe(100); // typed: a number, not the text "100"
+        filters[1].GetProperty("value").EnumerateArray().Select(v => v.GetString()).ShouldBe(["TRY", "EUR"]);
+        filters[2].GetProperty("op").GetString().ShouldBe("notExists");
+        filters[2].TryGetProperty("value", out _).ShouldBeFalse();
+
+        // The edit page shows them as rows, with room for more; saving them unchanged keeps them.
+        var page = (await m.GetAsync($"{edit}/{id}")).Body;
+        page.ShouldContain("value=\"total\"");
+        page.ShouldContain("value=\"TRY,EUR\"");
+        page.ShouldContain("<option value=\"notExists\" selected");
+        System.Text.RegularExpressions.Regex.Count(page, "name=\"filterAttribute\"").ShouldBe(5);
+        SavedId(await m.PostFormPairsAsync($"{edit}/{id}", Form(("total", "gt", "100"), ("currency", "in", "TRY,EUR"), ("coupon", "notExists", ""))));
+        (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("trigger").GetProperty("filters").ToString()
+            .ShouldBe(filters.ToString());
+
+        // A value the operator cannot take is refused, naming the row.
+        var bad = await m.PostFormPairsAsync($"{edit}/{id}", Form(("total", "gt", "100"), ("last_seen", "withinLastDays", "soon")));
+        bad.Status.ShouldBe(HttpStatusCode.BadRequest);
+        bad.Body.ShouldContain("trigger.filters[1].value");
+    }
 }
 
 [Collection(SqliteCollection.Name)]

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Herald.Server.Automation;
 using Herald.Server.Campaigns;
 using Herald.Server.Infrastructure;
@@ -11,7 +12,7 @@ namespace Herald.Server.Panel.Pages.Apps;
 /// definition's own records. Nothing is checked here beyond "is it a number": the rules are
 /// <see cref="CampaignValidator"/>'s, applied when <see cref="CampaignService"/> saves.
 /// </summary>
-internal static class CampaignWizardParts
+internal static partial class CampaignWizardParts
 {
     private static string? F(IFormCollection f, string k) => string.IsNullOrWhiteSpace(f[k]) ? null : f[k].ToString().Trim();
 
@@ -112,16 +113,36 @@ internal static class CampaignWizardParts
         };
     }
 
-    /// <summary>"When something happens": only the fields the chosen trigger type uses are read; filters come back from a hidden JSON field.</summary>
+    /// <summary>
+    /// "When something happens": only the fields the chosen trigger type uses are read. Event filters
+    /// are rows of <c>filterAttribute</c> / <c>filterOp</c> / <c>filterValue</c>; a row without an
+    /// attribute is left out. Values are typed as the segment editor types them: digits are numbers,
+    /// true/false booleans, "is one of" a comma list.
+    /// </summary>
     public static TriggerDefinition Trigger(IFormCollection f)
     {
         var type = F(f, "triggerType") ?? TriggerTypes.Event;
         var withEvent = type is TriggerTypes.Event or TriggerTypes.Absence;
         List<JsonElement>? filters = null;
-        if (withEvent && F(f, "triggerFilters") is { } json)
+        if (withEvent)
         {
-            try { filters = JsonSerializer.Deserialize<List<JsonElement>>(json); }
-            catch (JsonException) { throw ProblemException.BadRequest("trigger.filters is not a JSON array of conditions.", "trigger.filters"); }
+            var (attributes, ops, values) = (f["filterAttribute"], f["filterOp"], f["filterValue"]);
+            for (var i = 0; i < attributes.Count; i++)
+            {
+                if (string.IsNullOrWhiteSpace(attributes[i])) continue;
+                var op = i < ops.Count ? ops[i] ?? "eq" : "eq";
+                var text = (i < values.Count ? values[i] : null)?.Trim() ?? "";
+                var condition = new JsonObject { ["attribute"] = attributes[i]!.Trim(), ["op"] = op };
+                if (op is not ("exists" or "notExists"))
+                    condition["value"] = op switch
+                    {
+                        "in" => new JsonArray(text.Split(',').Select(v => Typed(v.Trim())).ToArray()),
+                        "withinLastDays" => int.TryParse(text, CultureInfo.InvariantCulture, out var days) ? days : text,
+                        "contains" or "before" or "after" => text,
+                        _ => Typed(text),
+                    };
+                (filters ??= []).Add(JsonSerializer.SerializeToElement(condition));
+            }
         }
         var reentry = F(f, "reentry") ?? "once";
         var delay = Int(f, "triggerDelay", "trigger.delaySeconds");
@@ -139,6 +160,21 @@ internal static class CampaignWizardParts
             ReentryDays = reentry == "every_n_days" ? Int(f, "reentryDays", "trigger.reentryDays") : null,
         };
     }
+
+    private static JsonNode? Typed(string v) =>
+        NumberPattern().IsMatch(v) ? JsonValue.Create(double.Parse(v, CultureInfo.InvariantCulture))
+        : v is "true" or "false" ? JsonValue.Create(v == "true") : JsonValue.Create(v);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^-?\d+(\.\d+)?$")]
+    private static partial System.Text.RegularExpressions.Regex NumberPattern();
+
+    /// <summary>A filter's value as the row's text box shows it (the inverse of the typing above).</summary>
+    public static string FilterText(JsonElement filter) =>
+        !filter.TryGetProperty("value", out var v) ? ""
+        : v.ValueKind == JsonValueKind.Array ? string.Join(",", v.EnumerateArray().Select(Text))
+        : Text(v);
+
+    private static string Text(JsonElement v) => v.ValueKind == JsonValueKind.String ? v.GetString()! : v.GetRawText();
 
     /// <summary>"Every day / week at": <c>recurEvery</c>, <c>recurDay</c> (weekly), <c>recurTime</c> (HH:mm).</summary>
     public static RecurrenceDefinition Recurrence(IFormCollection f)
