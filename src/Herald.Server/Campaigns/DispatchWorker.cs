@@ -140,10 +140,13 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     /// SQLite has one writer, so a transaction cannot stay open across sends: there the batches get a
     /// lease with this claim's token instead.
     /// </summary>
-    private sealed class ClaimedChunk(List<Claimed> rows, long[] batches, string? token, DbConnection? conn, DbTransaction? tx) : IAsyncDisposable
+    private sealed class ClaimedChunk(List<Claimed> rows, long[] batches, (long AppId, long CampaignId)[] campaigns, string? token,
+        DbConnection? conn, DbTransaction? tx) : IAsyncDisposable
     {
         public List<Claimed> Rows { get; } = rows;
         public long[] Batches { get; } = batches;
+        /// <summary>The campaigns of the batches (a batch may have no row left to send).</summary>
+        public (long AppId, long CampaignId)[] Campaigns { get; } = campaigns;
         public string? Token { get; } = token;
         public DbConnection? Connection { get; } = conn;
         public DbTransaction? Transaction { get; } = tx;
@@ -168,6 +171,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             if (db.IsPostgres) tx = await conn.BeginTransactionAsync(ct);
             var token = db.IsPostgres ? null : Guid.NewGuid().ToString("N");
             var batches = new List<long>();
+            var campaigns = new HashSet<(long, long)>();
             var rows = new List<Claimed>();
             // Batches until the chunk is full: one for a big campaign, several for transactional sends.
             while (rows.Count < _o.ChunkSize && batches.Count < MaxBatchesPerClaim)
@@ -192,6 +196,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                         """, args);
                 if (batch is null) break;
                 batches.Add(batch.Id);
+                campaigns.Add((batch.AppId, batch.CampaignId));
                 var recipients = DeliveryBatches.ParseRecipients(batch.Recipients);
                 if (recipients.Length == 0) continue;
                 // Rows cancelled since the batch was written (a stop) are passed over. The range lets
@@ -210,7 +215,12 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                     rows.Add(row);
                 }
             }
-            if (batches.Count > 0) return new ClaimedChunk(rows, batches.ToArray(), token, db.IsPostgres ? conn : null, tx);
+            if (batches.Count > 0)
+            {
+                if (tx is not null) return new ClaimedChunk(rows, batches.ToArray(), campaigns.ToArray(), token, conn, tx);
+                await conn.DisposeAsync(); // SQLite: the lease is written, the connection goes back
+                return new ClaimedChunk(rows, batches.ToArray(), campaigns.ToArray(), token, null, null);
+            }
         }
         catch
         {
@@ -343,8 +353,8 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
         await RecordAsync(recorded, chunk);
         foreach (var (appId, campaignId) in scheduled) await MarkSendingAsync(appId, campaignId, stop);
         await NotifyAsync(recorded, stop);
-        foreach (var campaignKey in rows.Select(r => (r.AppId, r.CampaignId)).Distinct())
-            await FinishIfDoneAsync(campaignKey.AppId, campaignKey.CampaignId);
+        foreach (var (appId, campaignId) in chunk.Campaigns)
+            await FinishIfDoneAsync(appId, campaignId);
     }
 
     private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, ChunkGateways chunkGateways, Claimed row, Recipient? who,
