@@ -104,6 +104,44 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Users_page_sends_a_test_email_and_a_test_sms_for_marketers()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (app, owner, v, _) = await SetUpAsync();
+        await using var smtp = await Herald.Sim.Providers.Smtp.SmtpTestServer.StartAsync();
+        (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/smtp", new { host = smtp.Host, port = smtp.Port, from = "shop@example.com", startTls = false }, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/sms", host.Providers.SmsCredentials, ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var phone = "+9053" + Random.Shared.Next(10_000_000, 99_999_999);
+        (await app.Rest().PutAsJsonAsync("/api/v1/users/deniz", new { email = "deniz@example.com", phone }, ct)).EnsureSuccessStatusCode();
+        var url = $"/panel/apps/{app.Id}/users";
+        var form = new Dictionary<string, string> { ["q"] = "deniz", ["externalId"] = "deniz" };
+
+        // Viewers see no buttons and may not post them.
+        (await v.GetAsync($"{url}?q=deniz")).Body.ShouldNotContain("id=\"test-sends\"");
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", form, $"{url}?handler=testEmail")).Status.ShouldBe(HttpStatusCode.Forbidden);
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var page = (await m.GetAsync($"{url}?q=deniz")).Body;
+        page.ShouldContain("Test email");
+        page.ShouldContain("Test SMS");
+
+        var email = await m.PostFormAsync($"{url}?q=deniz", form, $"{url}?handler=testEmail");
+        email.Body.ShouldContain("Test email sent to deniz");
+        smtp.Messages().Single().RcptTos.ShouldBe(["deniz@example.com"]);
+        var sms = await m.PostFormAsync($"{url}?q=deniz", form, $"{url}?handler=testSms");
+        sms.Body.ShouldContain("Test SMS sent to deniz");
+        host.Providers.Sms.Received.Single(s => s.To == phone).Text.ShouldBe("Test from Herald: it works.");
+        var audit = await AuditAsync();
+        audit.ShouldContain(e => e.AppId == app.Id && e.Action == "test.email" && e.Detail!.StartsWith("user deniz: Delivered", StringComparison.Ordinal));
+        audit.ShouldContain(e => e.AppId == app.Id && e.Action == "test.sms");
+
+        // A user who opted out: the refusal is shown, nothing is sent.
+        (await app.Rest().PutAsJsonAsync("/api/v1/users/deniz", new { optIn = new { email = false } }, ct)).EnsureSuccessStatusCode();
+        (await m.PostFormAsync($"{url}?q=deniz", form, $"{url}?handler=testEmail")).Body.ShouldContain("opted out of email");
+        smtp.Messages().Count.ShouldBe(1);
+    }
+
+    [Fact]
     public async Task Analytics_pages_draw_the_trend_funnel_and_retention_and_export_them()
     {
         var (app, _, v, a) = await SetUpAsync();

@@ -36,6 +36,33 @@ public sealed class UsersModel(AccountService accounts, IdentityStore identity, 
         return Page();
     }
 
+    /// <summary>A test email to the user's address through <see cref="TestSends"/> (opt-in and suppression respected).</summary>
+    [Needs(Permission.EditCampaigns)]
+    public Task<IActionResult> OnPostTestEmailAsync(string? q, string externalId) =>
+        TestSendAsync(q, externalId, "email", ct => tests.EmailAsync(AppId, externalId,
+            new TestEmailRequest("Test from Herald", "<p>It works.</p>", "It works."), ct));
+
+    /// <summary>A test SMS to the user's phone through <see cref="TestSends"/> (opt-in respected).</summary>
+    [Needs(Permission.EditCampaigns)]
+    public Task<IActionResult> OnPostTestSmsAsync(string? q, string externalId) =>
+        TestSendAsync(q, externalId, "sms", ct => tests.SmsAsync(AppId, externalId, new TestSmsRequest("Test from Herald: it works."), ct));
+
+    private async Task<IActionResult> TestSendAsync(string? q, string externalId, string channel, Func<CancellationToken, Task<TestSendResult>> send)
+    {
+        if (await TryAsync(async () =>
+        {
+            TestResult = await send(HttpContext.RequestAborted);
+            await AuditAsync($"test.{channel}", $"user {externalId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " (" + TestResult.Reason + ")")}");
+        }))
+        {
+            var what = channel == "sms" ? "SMS" : "email";
+            if (TestResult!.Outcome == Herald.Gateways.OutcomeKind.Delivered) Flash = $"Test {what} sent to {externalId} (message {TestResult.MessageId}).";
+            else Error = $"Test {what} to {externalId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " — " + TestResult.Reason)}{(TestResult.AddressSuppressed ? "; the address is now suppressed" : "")}.";
+        }
+        await OnGetAsync(q ?? externalId);
+        return Page();
+    }
+
     public async Task OnGetAsync(string? q)
     {
         Q = string.IsNullOrWhiteSpace(q) ? null : q.Trim();
