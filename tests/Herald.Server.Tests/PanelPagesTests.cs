@@ -567,6 +567,49 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Wizard_edits_a_variants_link_and_image_and_keeps_its_api_buttons_and_data()
+    {
+        var (app, _, m, edit) = await WizardAsync();
+        var id = await app.CreateCampaignAsync(new
+        {
+            name = "Variant buttons", channel = "push",
+            content = new { title = "Sale", body = "20% off" },
+            audience = new { all = true }, schedule = new { type = "now" },
+            abTest = new
+            {
+                testShare = 0.2,
+                variants = new object[]
+                {
+                    new { name = "A" },
+                    new { name = "B", content = new { title = "SALE", url = "shop://b", buttons = new[] { new { text = "Buy", action = "deeplink", target = "shop://buy" } }, data = new Dictionary<string, string> { ["v"] = "b" } } },
+                },
+            },
+        });
+        var page = (await m.GetAsync($"{edit}/{id}")).Body;
+        page.ShouldContain("value=\"shop://b\"");
+        page.ShouldContain("Kept from the API: 1 button(s), 1 data key(s).");
+        var kept = System.Net.WebUtility.HtmlDecode(System.Text.RegularExpressions.Regex.Matches(page, "name=\"abKept\" value=\"([^\"]*)\"")[0].Groups[1].Value);
+
+        // The marketer changes B's link and adds an image, as the browser posts the form (two rows: B and an empty one).
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("name", "Variant buttons"), new("channel", "push"), new("title", "Sale"), new("body", "20% off"), new("audience", "all"), new("schedule", "now"),
+            new("abTest", "on"), new("abNameA", "A"), new("abShare", "20"),
+            new("abName", "B"), new("abTitle", "SALE"), new("abBody", ""), new("abUrl", "shop://b2"), new("abImage", "https://cdn.example/b.png"), new("abKept", kept),
+            new("abName", ""), new("abTitle", ""), new("abBody", ""), new("abUrl", ""), new("abImage", ""), new("abKept", "{}"),
+        };
+        SavedId(await m.PostFormPairsAsync($"{edit}/{id}", form)).ShouldBe(id);
+        var b = (await app.Rest().GetJson($"/api/v1/campaigns/{id}")).GetProperty("definition").GetProperty("abTest").GetProperty("variants");
+        b.GetArrayLength().ShouldBe(2);
+        var c = b[1].GetProperty("content");
+        c.GetProperty("title").GetString().ShouldBe("SALE");
+        c.GetProperty("url").GetString().ShouldBe("shop://b2");
+        c.GetProperty("imageUrl").GetString().ShouldBe("https://cdn.example/b.png");
+        c.GetProperty("buttons")[0].GetProperty("target").GetString().ShouldBe("shop://buy");
+        c.GetProperty("data").GetProperty("v").GetString().ShouldBe("b");
+    }
+
+    [Fact]
     public async Task Wizard_saves_an_ab_test_and_shows_the_services_errors()
     {
         var (app, _, m, edit) = await WizardAsync();

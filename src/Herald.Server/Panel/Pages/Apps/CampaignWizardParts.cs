@@ -55,10 +55,17 @@ internal static partial class CampaignWizardParts
     /// </summary>
     public sealed record Kept(string? Sound, int? Badge, int? TtlSeconds, string? CollapseKey, List<string>? Platforms, List<string>? Devices);
 
-    private static readonly JsonSerializerOptions KeptJson = new(JsonSerializerDefaults.Web);
+    private static readonly JsonSerializerOptions KeptJson = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
+    };
 
     public static string KeptOf(CampaignDefinition d) =>
         JsonSerializer.Serialize(new Kept(d.Content.Sound, d.Content.Badge, d.Content.TtlSeconds, d.Content.CollapseKey, d.Audience.Platforms, d.Audience.Devices), KeptJson);
+
+    /// <summary>A variant's content without what its wizard row shows: the row's hidden <c>abKept</c>.</summary>
+    public static string VariantKeptOf(ContentDefinition c) =>
+        JsonSerializer.Serialize(c with { Title = null, Body = null, Subject = null, Text = null, Url = null, ImageUrl = null }, KeptJson);
 
     public static Kept? KeptFrom(IFormCollection f)
     {
@@ -69,8 +76,10 @@ internal static partial class CampaignWizardParts
 
     /// <summary>
     /// <c>abTest=on</c>: variant A is the base content (only its name is asked), then one row per
-    /// further variant (<c>abName</c>, <c>abTitle</c>/<c>abSubject</c>, <c>abBody</c>/<c>abText</c>;
-    /// the other channel's fields are disabled in the browser). Empty rows are dropped.
+    /// further variant (<c>abName</c>, <c>abTitle</c>/<c>abSubject</c>, <c>abBody</c>/<c>abText</c>,
+    /// <c>abUrl</c> and <c>abImage</c> for push; the other channel's fields are disabled in the
+    /// browser). What a variant has that its row does not show (buttons, data, HTML, sound, …, set
+    /// through the API) comes back in the row's hidden <c>abKept</c>. Empty rows are dropped.
     /// </summary>
     public static AbTestDefinition? AbTest(IFormCollection f)
     {
@@ -78,7 +87,17 @@ internal static partial class CampaignWizardParts
         var variants = new List<AbVariantDefinition> { new() { Name = F(f, "abNameA") } };
         for (var i = 0; i < f["abName"].Count; i++)
         {
-            var content = new ContentDefinition { Title = At(f, "abTitle", i), Body = At(f, "abBody", i), Subject = At(f, "abSubject", i), Text = At(f, "abText", i) };
+            var kept = new ContentDefinition();
+            if (At(f, "abKept", i) is { } json)
+            {
+                try { kept = JsonSerializer.Deserialize<ContentDefinition>(json, KeptJson) ?? kept; }
+                catch (JsonException) { throw ProblemException.BadRequest("The form's kept fields are not valid JSON; reload the page.", "kept"); }
+            }
+            var content = kept with
+            {
+                Title = At(f, "abTitle", i), Body = At(f, "abBody", i), Subject = At(f, "abSubject", i), Text = At(f, "abText", i),
+                Url = At(f, "abUrl", i), ImageUrl = At(f, "abImage", i),
+            };
             var name = At(f, "abName", i);
             if (name is null && content == new ContentDefinition()) continue;
             variants.Add(new AbVariantDefinition { Name = name, Content = content });
