@@ -21,20 +21,8 @@ public sealed class UsersModel(AccountService accounts, IdentityStore identity, 
 
     /// <summary>A test push to one device through <see cref="TestSends"/>; the provider's answer is shown as is.</summary>
     [Needs(Permission.EditCampaigns)]
-    public async Task<IActionResult> OnPostTestPushAsync(string? q, string installationId, string? title, string? body)
-    {
-        if (await TryAsync(async () =>
-        {
-            TestResult = await tests.PushAsync(AppId, installationId, new TestPushRequest(title ?? "Test from Herald", body ?? "It works."), HttpContext.RequestAborted);
-            await AuditAsync("test.push", $"device {installationId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " (" + TestResult.Reason + ")")}");
-        }))
-        {
-            if (TestResult!.Outcome == Herald.Gateways.OutcomeKind.Delivered) Flash = $"Test push sent to {installationId} (message {TestResult.MessageId}).";
-            else Error = $"Test push to {installationId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " — " + TestResult.Reason)}{(TestResult.DeviceUninstalled ? "; the device is now marked uninstalled" : "")}.";
-        }
-        await OnGetAsync(q ?? installationId);
-        return Page();
-    }
+    public Task<IActionResult> OnPostTestPushAsync(string? q, string installationId, string? title, string? body) =>
+        TestSendAsync(q, installationId, "push", ct => tests.PushAsync(AppId, installationId, new TestPushRequest(title ?? "Test from Herald", body ?? "It works."), ct));
 
     /// <summary>A test email to the user's address through <see cref="TestSends"/> (opt-in and suppression respected).</summary>
     [Needs(Permission.EditCampaigns)]
@@ -47,19 +35,21 @@ public sealed class UsersModel(AccountService accounts, IdentityStore identity, 
     public Task<IActionResult> OnPostTestSmsAsync(string? q, string externalId) =>
         TestSendAsync(q, externalId, "sms", ct => tests.SmsAsync(AppId, externalId, new TestSmsRequest("Test from Herald: it works."), ct));
 
-    private async Task<IActionResult> TestSendAsync(string? q, string externalId, string channel, Func<CancellationToken, Task<TestSendResult>> send)
+    /// <summary>One test send to <paramref name="to"/> (a device for push, a user otherwise): audited, and the provider's answer shown.</summary>
+    private async Task<IActionResult> TestSendAsync(string? q, string to, string channel, Func<CancellationToken, Task<TestSendResult>> send)
     {
         if (await TryAsync(async () =>
         {
             TestResult = await send(HttpContext.RequestAborted);
-            await AuditAsync($"test.{channel}", $"user {externalId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " (" + TestResult.Reason + ")")}");
+            await AuditAsync($"test.{channel}", $"{(channel == "push" ? "device" : "user")} {to}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " (" + TestResult.Reason + ")")}");
         }))
         {
-            var what = channel == "sms" ? "SMS" : "email";
-            if (TestResult!.Outcome == Herald.Gateways.OutcomeKind.Delivered) Flash = $"Test {what} sent to {externalId} (message {TestResult.MessageId}).";
-            else Error = $"Test {what} to {externalId}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " — " + TestResult.Reason)}{(TestResult.AddressSuppressed ? "; the address is now suppressed" : "")}.";
+            var what = channel switch { "sms" => "SMS", "email" => "email", _ => "push" };
+            if (TestResult!.Outcome == Herald.Gateways.OutcomeKind.Delivered) Flash = $"Test {what} sent to {to} (message {TestResult.MessageId}).";
+            else Error = $"Test {what} to {to}: {TestResult.Outcome}{(TestResult.Reason is null ? "" : " — " + TestResult.Reason)}"
+                + $"{(TestResult.DeviceUninstalled ? "; the device is now marked uninstalled" : "")}{(TestResult.AddressSuppressed ? "; the address is now suppressed" : "")}.";
         }
-        await OnGetAsync(q ?? externalId);
+        await OnGetAsync(q ?? to);
         return Page();
     }
 
