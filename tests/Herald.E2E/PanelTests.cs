@@ -37,6 +37,35 @@ public sealed class PanelTests(E2EHost host)
     }
 
     [Fact]
+    public async Task A_marketer_designs_a_widget_and_deletes_it_after_confirming()
+    {
+        var app = await host.NewAppAsync();
+        var owner = await OwnerAsync();
+        var marketer = await _panel.MemberAsync(app.Id, Roles.Marketer, owner);
+        var page = await _panel.SignedInAsync(marketer);
+        await page.GotoAsync($"/panel/apps/{app.Id}/widgets");
+        await page.ClickAsync("text=+ New widget");
+        await page.FillAsync("input[name=name]", "Winter sale");
+        await page.FillAsync("input[name=title]", "20% off everything");
+        await page.FillAsync("textarea[name=text]", "Only until Sunday.");
+        await page.Locator("input[name=buttonText]").First.FillAsync("Shop now");
+        await page.Locator("input[name=buttonTarget]").First.FillAsync("https://shop.example/sale");
+        await page.FillAsync("input[name=urlPattern]", "/cart*");
+        await page.SelectOptionAsync("select[name=frequency]", "once");
+        await PanelDriver.ShotAsync(page, "widget-editor");
+        await page.ClickAsync("button[type=submit].primary");
+        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/widgets");
+        await Assertions.Expect(page.Locator("#widgets")).ToContainTextAsync("Winter sale");
+        await Assertions.Expect(page.Locator("#widgets")).ToContainTextAsync("once");
+
+        await page.ClickAsync("#widgets a");
+        await page.ClickAsync("#delete"); // confirm.js asks; the driver accepts
+        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/widgets");
+        await Assertions.Expect(page.Locator(".empty")).ToContainTextAsync("No widgets yet.");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task An_expired_password_must_be_changed_at_sign_in()
     {
         var owner = await OwnerAsync();

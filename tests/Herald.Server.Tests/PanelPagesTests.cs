@@ -142,6 +142,70 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Widgets_page_lists_creates_edits_uploads_and_deletes_for_marketers_only()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        var list = $"/panel/apps/{app.Id}/widgets";
+        var edit = $"{list}/edit";
+        (await v.GetAsync(list)).Body.ShouldContain("No widgets yet.");
+        (await v.GetAsync(edit)).Body.ShouldNotContain("Save widget");
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("name", "Winter sale"), new("active", "on"), new("title", "20% off"), new("text", "Only this week"), new("position", "bottom-right"),
+            new("imageAsset", ""), new("videoAsset", ""),
+            new("buttonText", "Shop now"), new("buttonAction", "url"), new("buttonTarget", "https://shop.example/sale"),
+            new("buttonText", ""), new("buttonAction", "dismiss"), new("buttonTarget", ""),
+            new("colorBackground", "#102030"), new("colorText", ""), new("colorButton", ""), new("colorButtonText", ""),
+            new("urlPattern", "/cart*"), new("triggerEvent", ""), new("segmentId", ""), new("frequency", "once_per_session"),
+            new("startAt", "2026-12-01T09:00"), new("endAt", ""),
+        };
+        (await v.PostFormPairsAsync($"/panel/apps/{app.Id}/segments/edit", form, edit)).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        // An image uploaded through the panel is offered in the image picker; an oversize one is refused with the limit.
+        var uploaded = await m.PostFileAsync(edit, $"{edit}?handler=upload", "file", "banner.png", WidgetTests.Png.Concat(new byte[2048]).ToArray());
+        uploaded.Status.ShouldBe(HttpStatusCode.OK);
+        uploaded.Body.ShouldContain("Uploaded banner.png: image");
+        var key = System.Text.RegularExpressions.Regex.Match(uploaded.Body, "<option value=\"([^\"]+)\">image/png").Groups[1].Value;
+        key.ShouldNotBeEmpty();
+        var big = await m.PostFileAsync(edit, $"{edit}?handler=upload", "file", "huge.png", WidgetTests.Png.Concat(new byte[1024 * 1024]).ToArray());
+        big.Body.ShouldContain("images are limited to 1048576 bytes (1 MB)");
+
+        form[5] = new("imageAsset", key);
+        var saved = await m.PostFormPairsAsync(edit, form);
+        saved.Location.ShouldBe(list);
+        var w = (await app.Rest().GetJson("/api/v1/widgets")).EnumerateArray().Single();
+        var id = w.GetProperty("id").GetInt64();
+        w.GetProperty("layout").GetProperty("title").GetString().ShouldBe("20% off");
+        w.GetProperty("layout").GetProperty("imageAsset").GetString().ShouldBe(key);
+        w.GetProperty("layout").GetProperty("position").GetString().ShouldBe("bottom-right");
+        w.GetProperty("layout").GetProperty("buttons").GetArrayLength().ShouldBe(1);
+        w.GetProperty("layout").GetProperty("colors").GetProperty("background").GetString().ShouldBe("#102030");
+        w.GetProperty("rules").GetProperty("urlPattern").GetString().ShouldBe("/cart*");
+        w.GetProperty("rules").GetProperty("frequency").GetString().ShouldBe("once_per_session");
+        w.GetProperty("rules").GetProperty("startAt").GetDateTimeOffset().ShouldBe(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.Zero));
+        var shown = System.Net.WebUtility.HtmlDecode((await v.GetAsync(list)).Body);
+        shown.ShouldContain("Winter sale");
+        shown.ShouldContain("pages /cart* · on load · once per session");
+        (await m.GetAsync($"{edit}/{id}")).Body.ShouldContain("value=\"2026-12-01T09:00\"");
+
+        // The service's checks come back on the page, naming the field; a bad time too.
+        var bad = await m.PostFormPairsAsync($"{edit}/{id}", form.Select(x => x.Key == "buttonTarget" && x.Value.StartsWith("https", StringComparison.Ordinal) ? new KeyValuePair<string, string>(x.Key, "javascript:alert(1)") : x));
+        bad.Status.ShouldBe(HttpStatusCode.OK);
+        bad.Body.ShouldContain("layout.buttons[0]");
+        (await m.PostFormPairsAsync($"{edit}/{id}", form.Select(x => x.Key == "endAt" ? new KeyValuePair<string, string>(x.Key, "soon") : x))).Body.ShouldContain("endAt: not a date and time");
+
+        var deleted = await m.PostFormAsync($"{edit}/{id}", new Dictionary<string, string>(), $"{edit}/{id}?handler=delete");
+        deleted.Location.ShouldBe(list);
+        (await app.Rest().GetJson("/api/v1/widgets")).GetArrayLength().ShouldBe(0);
+        var audited = (await AuditAsync()).Where(e => e.AppId == app.Id).Select(e => e.Action).ToList();
+        audited.ShouldContain("widget.asset");
+        audited.ShouldContain("widget.create");
+        audited.ShouldContain("widget.delete");
+    }
+
+    [Fact]
     public async Task Analytics_pages_draw_the_trend_funnel_and_retention_and_export_them()
     {
         var (app, _, v, a) = await SetUpAsync();

@@ -11,6 +11,7 @@ public static class PanelNav
         yield return ("users", "Users & devices");
         yield return ("analytics", "Analytics");
         yield return ("campaigns", "Campaigns");
+        yield return ("widgets", "Widgets");
         yield return ("alerts", "Alerts");
         yield return ("team", "Team");
         yield return ("settings", "Settings");

@@ -38,6 +38,17 @@ public sealed partial class PanelClient(HttpClient http)
         return (res.StatusCode, await res.Content.ReadAsStringAsync(), res.Headers.Location?.OriginalString);
     }
 
+    /// <summary>Loads <paramref name="formPage"/> for its token, then posts one file as multipart/form-data to <paramref name="action"/>.</summary>
+    public async Task<(HttpStatusCode Status, string Body, string? Location)> PostFileAsync(string formPage, string action, string field, string fileName, byte[] data)
+    {
+        var page = await GetAsync(formPage);
+        var m = TokenRegex().Match(page.Body);
+        if (!m.Success) throw new InvalidOperationException($"No anti-forgery token on {formPage} ({page.Status})");
+        using var form = new MultipartFormDataContent { { new StringContent(m.Groups[1].Value), "__RequestVerificationToken" }, { new ByteArrayContent(data), field, fileName } };
+        using var res = await Http.PostAsync(action, form);
+        return (res.StatusCode, await res.Content.ReadAsStringAsync(), res.Headers.Location?.OriginalString);
+    }
+
     public Task<(HttpStatusCode Status, string Body, string? Location)> LoginAsync(string email, string password, bool keep = false) =>
         PostFormAsync("/panel/login", new Dictionary<string, string> { ["email"] = email, ["password"] = password, ["keep"] = keep ? "true" : "false" });
 
