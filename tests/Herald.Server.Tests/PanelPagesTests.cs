@@ -196,13 +196,19 @@ public abstract class PanelPagesTests(HeraldHost host)
         bad.Body.ShouldContain("layout.buttons[0]");
         (await m.PostFormPairsAsync($"{edit}/{id}", form.Select(x => x.Key == "endAt" ? new KeyValuePair<string, string>(x.Key, "soon") : x))).Body.ShouldContain("endAt: not a date and time");
 
+        // The file a widget shows is not deleted; once the widget is gone, it is.
+        var keep = await m.PostFormAsync($"{edit}/{id}", new Dictionary<string, string> { ["key"] = key }, $"{edit}/{id}?handler=deleteAsset");
+        System.Net.WebUtility.HtmlDecode(keep.Body).ShouldContain("is shown by 'Winter sale'");
         var deleted = await m.PostFormAsync($"{edit}/{id}", new Dictionary<string, string>(), $"{edit}/{id}?handler=delete");
         deleted.Location.ShouldBe(list);
         (await app.Rest().GetJson("/api/v1/widgets")).GetArrayLength().ShouldBe(0);
+        (await m.PostFormAsync(edit, new Dictionary<string, string> { ["key"] = key }, $"{edit}?handler=deleteAsset")).Body.ShouldContain("File deleted.");
+        (await app.Rest().GetJson("/api/v1/widgets/assets")).GetArrayLength().ShouldBe(0);
         var audited = (await AuditAsync()).Where(e => e.AppId == app.Id).Select(e => e.Action).ToList();
         audited.ShouldContain("widget.asset");
         audited.ShouldContain("widget.create");
         audited.ShouldContain("widget.delete");
+        audited.ShouldContain("widget.asset.delete");
     }
 
     [Fact]

@@ -80,6 +80,30 @@ public abstract class WidgetTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task An_asset_in_use_is_not_deleted_and_one_unused_is()
+    {
+        var app = await host.NewAppAsync();
+        var rest = app.Rest();
+        using var up = await rest.PostAsync("/api/v1/widgets/assets", File(Padded(Png, 512), "image/png"), Ct);
+        var key = (await up.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("key").GetString()!;
+        using var created = await rest.PostAsJsonAsync("/api/v1/widgets", new { name = "Banner", layout = new { title = "Hi", imageAsset = key } }, Ct);
+        created.StatusCode.ShouldBe(HttpStatusCode.Created);
+        var id = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetInt64();
+
+        var inUse = await (await rest.DeleteAsync($"/api/v1/widgets/assets/{key}", Ct)).ShouldBeProblem(HttpStatusCode.Conflict, "key");
+        inUse.GetProperty("detail").GetString()!.ShouldContain($"'Banner' (#{id})");
+        // Another app cannot delete it, nor learn that it exists.
+        var other = await host.NewAppAsync();
+        await (await other.Rest().DeleteAsync($"/api/v1/widgets/assets/{key}", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
+
+        (await rest.PutAsJsonAsync($"/api/v1/widgets/{id}", new { name = "Banner", layout = new { title = "Hi" } }, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        (await rest.DeleteAsync($"/api/v1/widgets/assets/{key}", Ct)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        (await rest.GetJson("/api/v1/widgets/assets")).GetArrayLength().ShouldBe(0);
+        (await host.Client().GetAsync($"/sdk/v1/assets/{key}", Ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        await (await rest.DeleteAsync($"/api/v1/widgets/assets/{key}", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task Assets_are_typed_by_their_bytes_and_limited_by_kind()
     {
         var app = await host.NewAppAsync();

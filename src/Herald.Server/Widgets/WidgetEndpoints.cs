@@ -38,6 +38,11 @@ public static class WidgetEndpoints
         }).WithSummary("Upload an image (PNG, JPEG, GIF, WebP; at most 1 MB) or video (MP4, WebM; at most 12 MB) as the raw body. The type is read from the file's bytes.");
         api.MapGet("/assets", async Task<Ok<IReadOnlyList<WidgetAssetView>>> (HttpRequest request, RestAuth auth, WidgetAssets assets, CancellationToken ct) =>
             TypedResults.Ok(await assets.ListAsync(auth.AppId, request, ct))).WithSummary("The app's uploaded assets.");
+        api.MapDelete("/assets/{key}", async Task<NoContent> (string key, RestAuth auth, WidgetService widgets, CancellationToken ct) =>
+        {
+            await widgets.DeleteAssetAsync(auth.AppId, key, ct);
+            return TypedResults.NoContent();
+        }).WithSummary("Delete an uploaded asset; 409 naming the widgets that still show it, 404 for an unknown key or another app's.");
 
         var sdk = app.MapGroup("/sdk/v1").WithTags("SDK");
         sdk.MapGet("/widgets", async Task<Ok<SdkWidgets>> (HttpRequest request, SdkAuth auth, WidgetService widgets, CancellationToken ct, string? installationId = null) =>

@@ -75,6 +75,21 @@ public sealed partial class WidgetService(Db db, WidgetAssets assets, SegmentSer
     }
 
     /// <summary>
+    /// Deletes an uploaded asset of the app. One that a widget still shows is refused (409) naming
+    /// the widgets; choose another file for them first.
+    /// </summary>
+    public async Task DeleteAssetAsync(long appId, string key, CancellationToken ct)
+    {
+        var users = (await ListAsync(appId, ct)).Where(w => w.Layout.ImageAsset == key || w.Layout.VideoAsset == key).ToList();
+        if (users.Count > 0)
+            throw new ProblemException(StatusCodes.Status409Conflict, "Asset in use",
+                $"Asset '{key}' is shown by {string.Join(", ", users.Select(w => $"'{w.Name}' (#{w.Id})"))}; give them another image or video first.", "key");
+        await using var conn = await db.OpenAsync(ct);
+        if (await conn.ExecuteAsync("DELETE FROM widget_assets WHERE app_id = @appId AND asset_key = @key", new { appId, key }) == 0)
+            throw ProblemException.NotFound($"Asset '{key}'");
+    }
+
+    /// <summary>
     /// The widgets a visitor may see now: active, inside start / end, and (when a segment is set) with
     /// the installation in it. Page pattern, trigger and frequency are left to the SDK, which knows the page.
     /// </summary>

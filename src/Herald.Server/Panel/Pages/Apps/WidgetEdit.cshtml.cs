@@ -68,6 +68,18 @@ public sealed class WidgetEditModel(AccountService accounts, WidgetService widge
         return await OnGetAsync();
     }
 
+    /// <summary>Deletes an uploaded file; one a widget still shows is refused, naming the widgets.</summary>
+    [Needs(Permission.EditCampaigns)]
+    public async Task<IActionResult> OnPostDeleteAssetAsync(string key)
+    {
+        if (await TryAsync(() => widgets.DeleteAssetAsync(AppId, key, HttpContext.RequestAborted)))
+        {
+            await AuditAsync("widget.asset.delete", key);
+            Flash = "File deleted.";
+        }
+        return await OnGetAsync();
+    }
+
     [Needs(Permission.EditCampaigns)]
     public async Task<IActionResult> OnPostDeleteAsync()
     {
