@@ -145,6 +145,10 @@ public abstract class CampaignSendTests(HeraldHost host)
         var arrived = await CampaignPolling.UntilAsync(() => P.Fcm.Received.FirstOrDefault(r => r.Token == fast), r => r is not null);
         await using (var conn = await db.OpenAsync(Ct))
             (await conn.QuerySingleAsync<string>(StateOf, new { a = app.Id, id, token = fast })).ShouldBe("queued");
+        // The report counts them in flight where it can see the claim (SQLite's lease), queued otherwise.
+        var during = await app.Rest().GetJson($"/api/v1/campaigns/{id}/report");
+        (during.GetProperty("queued").GetInt32() + during.GetProperty("sending").GetInt32()).ShouldBe(2);
+        during.GetProperty("sending").GetInt32().ShouldBe(host.Engine == "sqlite" ? 2 : 0);
         await app.Sdk().PostOk("/sdk/v1/events", $$$"""{"installationId":"{{{device}}}","events":[{"messageId":"early-{{{id}}}","name":"push_received","timestamp":"{{{host.Clock.GetUtcNow():O}}}","attributes":{"message_id":"{{{arrived!.Data["herald_message_id"]}}}"}}]}""");
         await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
         await using (var conn = await db.OpenAsync(Ct))

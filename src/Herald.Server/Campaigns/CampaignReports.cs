@@ -52,6 +52,11 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             "SELECT count(opened_at) AS Opened, count(dismissed_at) AS Dismissed, count(converted_at) AS Converted, COALESCE(sum(revenue), 0) AS Revenue FROM deliveries WHERE app_id = @appId AND campaign_id = @campaignId",
             new { appId, campaignId });
         int Count(params string[] states) => (int)rows.Where(r => states.Contains(r.State)).Sum(r => r.N);
+        // In flight: on SQLite the rows of leased batches (still "queued" until their outcomes are
+        // recorded); on PostgreSQL a claim is a lock nobody else can see, so its rows count as queued.
+        var inFlight = db.IsPostgres ? 0 : await conn.ExecuteScalarAsync<int>(
+            "SELECT COALESCE(sum(json_array_length(recipients)), 0) FROM delivery_batches WHERE app_id = @appId AND campaign_id = @campaignId AND lease_until IS NOT NULL",
+            new { appId, campaignId });
         IReadOnlyDictionary<string, int> Reasons(string state) => rows.Where(r => r.State == state)
             .GroupBy(r => r.Reason ?? "unknown").ToDictionary(g => g.Key, g => (int)g.Sum(r => r.N));
         var sentStates = new[] { DeliveryStates.Sent, DeliveryStates.Delivered, DeliveryStates.Opened, DeliveryStates.Dismissed, DeliveryStates.Recalled };
@@ -61,7 +66,7 @@ public sealed class CampaignReports(Db db, CampaignService campaigns, CampaignSt
             .OrderBy(p => p.Platform, StringComparer.Ordinal).ToList();
         return new CampaignReport(campaignId, campaign.State,
             Targeted: (int)rows.Where(r => r.State != DeliveryStates.Skipped).Sum(r => r.N),
-            Queued: Count(DeliveryStates.Queued), Sending: Count(DeliveryStates.Sending), Sent: Count(sentStates),
+            Queued: Math.Max(0, Count(DeliveryStates.Queued) - inFlight), Sending: Count(DeliveryStates.Sending) + inFlight, Sent: Count(sentStates),
             Failed: Count(DeliveryStates.Failed), Skipped: Count(DeliveryStates.Skipped), Cancelled: Count(DeliveryStates.Cancelled),
             Reasons(DeliveryStates.Failed), Reasons(DeliveryStates.Skipped), platforms)
         {
