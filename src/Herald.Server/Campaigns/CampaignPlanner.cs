@@ -122,6 +122,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         int queued = 0, held = 0;
         long? first = null, last = null;
         var pending = new List<DeliveryBatches.Pending>();
+        var priority = d.Urgent ? 1 : 0;
         for (var i = 0; i < candidates.Count; i++)
         {
             var c = candidates[i];
@@ -143,7 +144,7 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
             else skipped[refusal!] = skipped.GetValueOrDefault(refusal!) + 1;
             if (rowState != DeliveryStates.Skipped) pending.Add(new DeliveryBatches.Pending(due, rowState == DeliveryStates.Held, c.Recipient));
             rows.Add(new LedgerRow(appId, campaignId, c.Recipient, c.DeviceOrdinal, c.UserOrdinal, c.Platform, LedgerMessageId.Format(campaignId, c.Recipient),
-                d.Urgent ? 1 : 0, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
+                priority, rowState, refusal, due, now.ToUnixTimeMilliseconds(), variant));
             if (rows.Count == Chunk) { await InsertAsync(conn, tx, rows, copy); rows.Clear(); }
         }
         await InsertAsync(conn, tx, rows, copy);
@@ -154,8 +155,8 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         }
         // The send queue: batches of the rows just written (a campaign planned before may have rows
         // of its earlier plan, which keep their time: its batches are written anew from the ledger).
-        if (fresh) await DeliveryBatches.InsertAsync(db, conn, tx, appId, campaignId, d.Urgent ? 1 : 0, pending, dispatch.Value.ChunkSize);
-        else await DeliveryBatches.RebuildAsync(db, conn, tx, appId, campaignId, d.Urgent ? 1 : 0, dispatch.Value.ChunkSize);
+        if (fresh) await DeliveryBatches.InsertAsync(db, conn, tx, appId, campaignId, priority, pending, dispatch.Value.ChunkSize);
+        else await DeliveryBatches.RebuildAsync(db, conn, tx, appId, campaignId, priority, dispatch.Value.ChunkSize);
         await fallbacks.PlanAsync(conn, tx, appId, campaignId, d, ct);
 
         var next = first is { } f && f > now.AddMinutes(1).ToUnixTimeMilliseconds() ? CampaignStates.Scheduled : CampaignStates.Sending;

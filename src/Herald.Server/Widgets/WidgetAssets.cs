@@ -52,20 +52,21 @@ public sealed class WidgetAssets(Db db, TimeProvider clock)
         }
         catch (ProblemException e) when (e.Status == StatusCodes.Status413PayloadTooLarge)
         {
-            throw ProblemException.TooLarge(
-                $"The upload is larger than {MaxVideoBytes} bytes (12 MB), the limit for videos; images are limited to {MaxImageBytes} bytes (1 MB).",
-                "body", MaxVideoBytes);
+            throw TooLargeUpload("body");
         }
         return await SaveAsync(appId, data, request, ct);
     }
+
+    /// <summary>A file over the largest limit (a video's), named by <paramref name="field"/>.</summary>
+    public static ProblemException TooLargeUpload(string field) => ProblemException.TooLarge(
+        $"The upload is larger than {MaxVideoBytes} bytes (12 MB), the limit for videos; images are limited to {MaxImageBytes} bytes (1 MB).",
+        field, MaxVideoBytes);
 
     /// <summary>Checks and stores an uploaded file (the REST body, or a file the panel's form posted).</summary>
     public async Task<WidgetAssetView> SaveAsync(long appId, byte[] data, HttpRequest request, CancellationToken ct)
     {
         if (data.Length > MaxVideoBytes)
-            throw ProblemException.TooLarge(
-                $"The upload is larger than {MaxVideoBytes} bytes (12 MB), the limit for videos; images are limited to {MaxImageBytes} bytes (1 MB).",
-                "body", MaxVideoBytes);
+            throw TooLargeUpload("body");
         if (data.Length == 0) throw ProblemException.BadRequest("The upload is empty: send the file as the request body.", "body");
         var (kind, contentType) = Sniff(data) ?? throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "Unsupported file type",
             "The file is not a PNG, JPEG, GIF or WebP image, nor an MP4 or WebM video (judged by its content, not its name).", "body");

@@ -57,8 +57,7 @@ public sealed class WidgetEditModel(AccountService accounts, WidgetService widge
         if (await TryAsync(async () =>
         {
             if (file is null || file.Length == 0) throw Infrastructure.ProblemException.BadRequest("Choose a file to upload.", "file");
-            if (file.Length > WidgetAssets.MaxVideoBytes)
-                throw Infrastructure.ProblemException.TooLarge($"The file is {file.Length} bytes; videos are limited to {WidgetAssets.MaxVideoBytes} bytes (12 MB), images to {WidgetAssets.MaxImageBytes} bytes (1 MB).", "file", WidgetAssets.MaxVideoBytes);
+            if (file.Length > WidgetAssets.MaxVideoBytes) throw WidgetAssets.TooLargeUpload("file");
             using var buffer = new MemoryStream((int)file.Length);
             await file.CopyToAsync(buffer, HttpContext.RequestAborted);
             var asset = await assets.SaveAsync(AppId, buffer.ToArray(), HttpContext.Request, HttpContext.RequestAborted);
