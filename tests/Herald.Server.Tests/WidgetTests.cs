@@ -101,6 +101,10 @@ public abstract class WidgetTests(HeraldHost host)
         (await rest.GetJson("/api/v1/widgets/assets")).GetArrayLength().ShouldBe(0);
         (await host.Client().GetAsync($"/sdk/v1/assets/{key}", Ct)).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         await (await rest.DeleteAsync($"/api/v1/widgets/assets/{key}", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
+        // Not a key at all: too long, or characters an upload never answers.
+        (await (await rest.DeleteAsync($"/api/v1/widgets/assets/{new string('a', 65)}", Ct)).ShouldBeProblem(HttpStatusCode.BadRequest, "key"))
+            .GetProperty("limit").GetInt32().ShouldBe(64);
+        await (await rest.DeleteAsync("/api/v1/widgets/assets/%C3%A9x", Ct)).ShouldBeProblem(HttpStatusCode.BadRequest, "key");
     }
 
     [Fact]

@@ -10,6 +10,8 @@ namespace Herald.Server.Widgets;
 /// <summary>Widget definitions (R-MSG-13): checked when written, filtered per visitor when read by an SDK.</summary>
 public sealed partial class WidgetService(Db db, WidgetAssets assets, SegmentService segments, TimeProvider clock)
 {
+    /// <summary>Keys are 24 characters today; this bounds what a caller may send.</summary>
+    public const int MaxAssetKey = 64;
     public const int MaxName = 200, MaxTitle = 200, MaxText = 2000, MaxButtons = 3, MaxButtonText = 60, MaxPattern = 512, MaxTarget = 2048;
     public static readonly string[] Positions = ["center", "top", "bottom", "bottom-right", "bottom-left"];
     public static readonly string[] Actions = ["url", "deeplink", "dismiss"];
@@ -80,6 +82,8 @@ public sealed partial class WidgetService(Db db, WidgetAssets assets, SegmentSer
     /// </summary>
     public async Task DeleteAssetAsync(long appId, string key, CancellationToken ct)
     {
+        if (key.Length > MaxAssetKey || !key.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            throw ProblemException.BadRequest($"key must be an asset key as the upload answered it: URL-safe base64, at most {MaxAssetKey} characters.", "key", MaxAssetKey);
         var users = (await ListAsync(appId, ct)).Where(w => w.Layout.ImageAsset == key || w.Layout.VideoAsset == key).ToList();
         if (users.Count > 0)
             throw new ProblemException(StatusCodes.Status409Conflict, "Asset in use",
