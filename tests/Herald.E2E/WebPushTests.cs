@@ -127,7 +127,9 @@ public sealed class WebPushTests(E2EHost host)
         {
             foreach (var v in e!.Value.GetProperty("versions").EnumerateArray())
                 if (v.GetProperty("scriptURL").GetString()!.Contains("/sdk/web/herald-sw.js", StringComparison.Ordinal)
-                    && v.GetProperty("runningStatus").GetString() == "running")
+                    && v.GetProperty("runningStatus").GetString() == "running"
+                    // A push reaches only an active worker: one still installing would drop it.
+                    && v.GetProperty("status").GetString() == "activated")
                     registration.TrySetResult(v.GetProperty("registrationId").GetString()!);
         };
         await cdp.SendAsync("ServiceWorker.enable");

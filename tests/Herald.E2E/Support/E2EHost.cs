@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 
 namespace Herald.E2E.Support;
@@ -28,6 +29,9 @@ public sealed class E2EHost : IAsyncLifetime
     public Uri BaseAddress { get; private set; } = null!;
     public IServiceProvider Services => _factory!.Services;
     public string AdminKey { get; private set; } = "";
+
+    /// <summary>The host's warnings and errors, for failure messages.</summary>
+    public HostLog Log { get; } = new();
 
     /// <summary>The host's clock: starts at the real time and moves only when a test says (idle timeouts, expiry).</summary>
     public Herald.Sim.Local.ManualClock Clock { get; } = new();
@@ -54,6 +58,7 @@ public sealed class E2EHost : IAsyncLifetime
             // All browser sign-ins come from 127.0.0.1; the per-address limit is tested in Herald.Server.Tests.
             b.UseSetting("Herald:Accounts:LoginAttemptsPerMinute", "100000");
             b.ConfigureTestServices(s => s.AddSingleton<TimeProvider>(Clock));
+            b.ConfigureLogging(l => l.AddProvider(Log));
         });
         _factory.UseKestrel(0);
         _factory.StartServer();

@@ -38,7 +38,15 @@ public sealed class PanelDriver(E2EHost host)
         var page = await PageAsync();
         page.Dialog += async (_, d) => { if (d.Type == "prompt") await d.AcceptAsync(reason); else await d.AcceptAsync(); };
         await LoginAsync(page, user.Email, Password);
-        await page.WaitForURLAsync("**/panel");
+        try
+        {
+            await page.WaitForURLAsync("**/panel");
+        }
+        catch (TimeoutException e)
+        {
+            var text = await page.Locator("body").InnerTextAsync(new() { Timeout = 5000 }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "(unreadable)");
+            throw new TimeoutException($"Signing in as {user.Email} did not reach /panel; the page is {page.Url} showing: {text}\nHost log:\n{host.Log.Tail()}", e);
+        }
         return page;
     }
 
