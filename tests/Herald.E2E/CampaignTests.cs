@@ -62,10 +62,10 @@ public sealed class CampaignTests(E2EHost host)
         await Expect(page.Locator("input[name=buttonText]").First).ToBeVisibleAsync();
         await PanelDriver.ShotAsync(page, "campaign-wizard");
         await page.ClickAsync("button[type=submit].primary");
-        await page.WaitForURLAsync("**/review");
+        await page.ArrivedAsync("**/review");
         (await page.TextContentAsync("#audience-size"))!.Trim().ShouldBe("12");
         await page.ClickAsync("#send");
-        await page.WaitForURLAsync("**/report");
+        await page.ArrivedAsync("**/report");
 
         // The report page polls the ledger: the count rises to 12 and the state turns to sent.
         await Expect(page.Locator("#report [data-key=sent]")).ToHaveTextAsync("12", new() { Timeout = 20_000 });
@@ -123,7 +123,7 @@ public sealed class CampaignTests(E2EHost host)
         await page.Locator("input[name=filterValue]").First.FillAsync("100");
         await PanelDriver.ShotAsync(page, "campaign-trigger-filters");
         await page.ClickAsync("button[type=submit].primary");
-        await page.WaitForURLAsync("**/review");
+        await page.ArrivedAsync("**/review");
         await Expect(page.Locator("#activate")).ToBeVisibleAsync();
 
         var id = long.Parse(page.Url.Split('/')[^2], CultureInfo.InvariantCulture);
@@ -149,7 +149,7 @@ public sealed class CampaignTests(E2EHost host)
         var page = await _panel.SignedInAsync(owner, reason: "Announcement was premature");
         await page.GotoAsync($"/panel/apps/{app.Id}/campaigns/{id}/review");
         await page.ClickAsync("#send");
-        await page.WaitForURLAsync("**/report");
+        await page.ArrivedAsync("**/report");
         await Expect(page.Locator("#report [data-key=targeted]")).ToHaveTextAsync(devices.ToString(CultureInfo.InvariantCulture));
 
         // Stop once the first messages are out.
@@ -202,7 +202,7 @@ public sealed class CampaignTests(E2EHost host)
 
         await m.ReloadAsync();
         await m.ClickAsync("#send");
-        await m.WaitForURLAsync("**/report");
+        await m.ArrivedAsync("**/report");
         await Expect(m.Locator("#report [data-key=sent]")).ToHaveTextAsync("4", new() { Timeout = 20_000 });
         (host.Providers.Fcm.Received.Count(r => r.Title == "Checked twice") + host.Providers.Apns.Received.Count(r => r.Title == "Checked twice")).ShouldBe(4);
         await m.Context.CloseAsync();

@@ -160,7 +160,7 @@ public sealed class WebSdkTests(E2EHost host)
         await dialog.WaitForAsync(new() { State = WaitForSelectorState.Detached });
         await page.GotoAsync(site.Url("shoes/trail"));
         await page.GetByRole(AriaRole.Button, new() { Name = "See the sale" }).ClickAsync();
-        await page.WaitForURLAsync(site.Url("sale"));
+        await page.ArrivedAsync(site.Url("sale"));
 
         var installationId = await InstallationIdAsync(page);
         var events = await site.EventsAsync($"/api/v1/devices/{installationId}/events",

@@ -1,5 +1,6 @@
 using Herald.Server.Accounts;
 using Microsoft.Extensions.DependencyInjection;
+using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace Herald.E2E.Support;
@@ -38,15 +39,7 @@ public sealed class PanelDriver(E2EHost host)
         var page = await PageAsync();
         page.Dialog += async (_, d) => { if (d.Type == "prompt") await d.AcceptAsync(reason); else await d.AcceptAsync(); };
         await LoginAsync(page, user.Email, Password);
-        try
-        {
-            await page.WaitForURLAsync("**/panel");
-        }
-        catch (TimeoutException e)
-        {
-            var text = await page.Locator("body").InnerTextAsync(new() { Timeout = 5000 }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "(unreadable)");
-            throw new TimeoutException($"Signing in as {user.Email} did not reach /panel; the page is {page.Url} showing: {text}\nHost log:\n{host.Log.Tail()}", e);
-        }
+        await page.ArrivedAsync("**/panel", host);
         return page;
     }
 
@@ -60,4 +53,29 @@ public sealed class PanelDriver(E2EHost host)
 
     public static Task ShotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(E2EHost.Artifacts, $"panel-{name}.png"), FullPage = true });
+}
+
+public static class PageArrival
+{
+    /// <summary>
+    /// Waits until the page's address matches <paramref name="glob"/> (<c>**</c> any text, <c>*</c> one
+    /// path segment). It watches the address itself rather than waiting for a navigation and its load
+    /// event, which Playwright can miss when the redirect lands between its check and its listening
+    /// (seen on loaded 2-core machines); what the test does next waits for its own elements.
+    /// </summary>
+    public static async Task ArrivedAsync(this IPage page, string glob, E2EHost? host = null)
+    {
+        var pattern = new Regex("^" + Regex.Escape(glob).Replace(@"\*\*", ".*", StringComparison.Ordinal).Replace(@"\*", "[^/]*", StringComparison.Ordinal) + @"(\?.*)?$");
+        try
+        {
+            await Assertions.Expect(page).ToHaveURLAsync(pattern, new() { Timeout = 30_000 });
+        }
+        catch (PlaywrightException e)
+        {
+            var state = await page.EvaluateAsync<string>("() => document.readyState").ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "(unreadable)");
+            var text = await page.Locator("body").InnerTextAsync(new() { Timeout = 5000 }).ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : "(unreadable)");
+            throw new TimeoutException($"The page did not reach {glob}; it is at {page.Url} ({state}) showing: {text}" +
+                (host is null ? "" : $"\nHost log:\n{host.Log.Tail()}"), e);
+        }
+    }
 }
