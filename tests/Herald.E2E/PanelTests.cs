@@ -27,7 +27,7 @@ public sealed class PanelTests(E2EHost host)
         page.Url.ShouldContain("/panel/login");
         await ShotAsync(page, "login");
         await LoginAsync(page, owner.Email, Password);
-        await page.WaitForURLAsync("**/panel");
+        await page.ArrivedAsync("**/panel");
         (await page.TextContentAsync("body"))!.ShouldContain(owner.Email);
         (await page.Locator(".app-card").CountAsync()).ShouldBeGreaterThan(0);
         await ShotAsync(page, "apps");
@@ -54,14 +54,50 @@ public sealed class PanelTests(E2EHost host)
         await page.SelectOptionAsync("select[name=frequency]", "once");
         await PanelDriver.ShotAsync(page, "widget-editor");
         await page.ClickAsync("button[type=submit].primary");
-        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/widgets");
+        await page.ArrivedAsync($"**/panel/apps/{app.Id}/widgets");
         await Assertions.Expect(page.Locator("#widgets")).ToContainTextAsync("Winter sale");
         await Assertions.Expect(page.Locator("#widgets")).ToContainTextAsync("once");
 
         await page.ClickAsync("#widgets a");
         await page.ClickAsync("#delete"); // confirm.js asks; the driver accepts
-        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/widgets");
+        await page.ArrivedAsync($"**/panel/apps/{app.Id}/widgets");
         await Assertions.Expect(page.Locator(".empty")).ToContainTextAsync("No widgets yet.");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task A_marketer_draws_geofences_whose_shape_fields_follow_the_choice_and_sees_them_on_the_map()
+    {
+        var app = await host.NewAppAsync();
+        var owner = await OwnerAsync();
+        var marketer = await _panel.MemberAsync(app.Id, Roles.Marketer, owner);
+        var page = await _panel.SignedInAsync(marketer);
+        await page.GotoAsync($"/panel/apps/{app.Id}/geofences");
+        await page.FillAsync("input[name=groupName]", "Stores");
+        await page.ClickAsync("#new-group button");
+        await Assertions.Expect(page.Locator("#geofence-groups")).ToContainTextAsync("Stores");
+
+        // Only the chosen shape's fields show (and are sent).
+        await Assertions.Expect(page.Locator("fieldset[data-shape=circle]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("fieldset[data-shape=polygon]")).ToBeHiddenAsync();
+        await page.FillAsync("#geofence-form input[name=name]", "Pier");
+        await page.FillAsync("input[name=latitude]", "40.9903");
+        await page.FillAsync("input[name=longitude]", "29.0230");
+        await page.FillAsync("input[name=radius]", "250");
+        await page.ClickAsync("#save-geofence");
+        await Assertions.Expect(page.Locator("#geofences")).ToContainTextAsync("Pier");
+
+        await page.FillAsync("#geofence-form input[name=name]", "Yoğurtçu park");
+        await page.SelectOptionAsync("#geofence-shape", "polygon");
+        await Assertions.Expect(page.Locator("fieldset[data-shape=circle]")).ToBeHiddenAsync();
+        await page.FillAsync("textarea[name=points]", "40.9830, 29.0330\n40.9850, 29.0380\n40.9820, 29.0400\n40.9805, 29.0350");
+        await page.ClickAsync("#save-geofence");
+        await Assertions.Expect(page.Locator("#geofences")).ToContainTextAsync("Yoğurtçu park");
+        await Assertions.Expect(page.Locator("#geofence-map polygon")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("#geofence-map")).ToContainTextAsync("Pier");
+        await PanelDriver.ShotAsync(page, "geofences");
+        var fences = await host.Client(app.RestKey).GetFromJsonAsync<System.Text.Json.JsonElement>("/api/v1/geofences", TestContext.Current.CancellationToken);
+        fences.EnumerateArray().Select(f => f.GetProperty("shape").GetString()).Order().ShouldBe(["circle", "polygon"]);
         await page.Context.CloseAsync();
     }
 
@@ -77,7 +113,7 @@ public sealed class PanelTests(E2EHost host)
             host.Clock.Advance(TimeSpan.FromDays(11));
             var page = await PageAsync();
             await LoginAsync(page, owner.Email, Password);
-            await page.WaitForURLAsync("**/panel/password");
+            await page.ArrivedAsync("**/panel/password");
             (await page.TextContentAsync("#password-reason"))!.ShouldContain("expired");
             await ShotAsync(page, "password-expired");
             await page.GotoAsync("/panel");
@@ -86,7 +122,7 @@ public sealed class PanelTests(E2EHost host)
             await page.FillAsync("input[name=next]", "Spring-Fresh-2027!");
             await page.FillAsync("input[name=repeat]", "Spring-Fresh-2027!");
             await page.ClickAsync("button[type=submit]");
-            await page.WaitForURLAsync("**/panel");
+            await page.ArrivedAsync("**/panel");
             (await page.TextContentAsync("h1"))!.ShouldBe("Your apps");
             await page.Context.CloseAsync();
         }
@@ -105,7 +141,7 @@ public sealed class PanelTests(E2EHost host)
         {
             var page = await PageAsync();
             await LoginAsync(page, owner.Email, Password);
-            await page.WaitForURLAsync("**/panel");
+            await page.ArrivedAsync("**/panel");
             host.Clock.Advance(TimeSpan.FromMinutes(20));
             await page.ReloadAsync();
             page.Url.ShouldEndWith("/panel");
@@ -147,7 +183,7 @@ public sealed class PanelTests(E2EHost host)
         var marketer = await _panel.MemberAsync(app.Id, Roles.Marketer, owner);
         var page = await PageAsync();
         await LoginAsync(page, marketer.Email, Password);
-        await page.WaitForURLAsync("**/panel");
+        await page.ArrivedAsync("**/panel");
         await page.GotoAsync($"/panel/apps/{app.Id}/segments");
         (await page.TextContentAsync(".empty"))!.ShouldContain("No segments yet");
         await ShotAsync(page, "segments-empty");
@@ -159,7 +195,7 @@ public sealed class PanelTests(E2EHost host)
         await Assertions.Expect(page.Locator("#preview-size")).ToHaveTextAsync("3");
         await ShotAsync(page, "segment-builder");
         await page.ClickAsync("button[type=submit].primary");
-        await page.WaitForURLAsync($"**/panel/apps/{app.Id}/segments");
+        await page.ArrivedAsync($"**/panel/apps/{app.Id}/segments");
         (await page.TextContentAsync("#segments td.size"))!.Trim().ShouldBe("3");
         await ShotAsync(page, "segments");
         await page.Context.CloseAsync();
@@ -167,7 +203,7 @@ public sealed class PanelTests(E2EHost host)
         var viewer = await _panel.MemberAsync(app.Id, Roles.Viewer, owner);
         var v = await PageAsync();
         await LoginAsync(v, viewer.Email, Password);
-        await v.WaitForURLAsync("**/panel");
+        await v.ArrivedAsync("**/panel");
         await v.GotoAsync($"/panel/apps/{app.Id}/segments");
         await v.ClickAsync("text=iPhone users");
         (await v.Locator("button[type=submit].primary").CountAsync()).ShouldBe(0); // no save button for viewers
@@ -266,14 +302,14 @@ public sealed class PanelTests(E2EHost host)
         await Assertions.Expect(page.Locator("#live-preview [data-preview=title]")).ToHaveTextAsync("Hello Deniz");
         await ShotAsync(page, "campaign-wizard");
         await page.ClickAsync("button[type=submit].primary");
-        await page.WaitForURLAsync("**/review");
+        await page.ArrivedAsync("**/review");
         await page.FillAsync("input[name=previewFor]", "e2e-user");
         await page.ClickAsync("#preview button[type=submit]");
         (await page.TextContentAsync("#device-preview"))!.ShouldContain("Hello Deniz");
         (await page.TextContentAsync("#audience-size"))!.Trim().ShouldBe("1");
         await ShotAsync(page, "campaign-review");
         await page.ClickAsync("#send");
-        await page.WaitForURLAsync("**/report");
+        await page.ArrivedAsync("**/report");
         await Assertions.Expect(page.Locator("[data-key=targeted]")).ToHaveTextAsync("1");
         // Sent through the loopback FCM server; the page polls and reloads when the send is done.
         await Assertions.Expect(page.Locator("[data-key=sent]")).ToHaveTextAsync("1", new() { Timeout = 15_000 });

@@ -14,21 +14,13 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private LoopbackProviders P => host.Providers;
-    private readonly List<(TestApp App, long Id)> _activated = [];
-    private DateTimeOffset _start;
+    private readonly ActivatedCampaigns _activated = new(host);
 
-    public ValueTask InitializeAsync()
-    {
-        _start = host.Clock.GetUtcNow();
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
 
-    /// <summary>The host's clock is shared with the other tests: its campaigns stop listening and time goes back to where it was.</summary>
     public async ValueTask DisposeAsync()
     {
-        foreach (var (app, id) in _activated)
-            (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/stop", Http.Json("{}"))).Dispose();
-        host.Clock.Set(_start);
+        await _activated.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 
@@ -63,7 +55,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
         var id = body.GetProperty("id").GetInt64();
         (await app.Rest().PostOk($"/api/v1/campaigns/{id}/activate", "{}")).GetProperty("state").GetString().ShouldBe("active");
-        _activated.Add((app, id));
+        _activated.Add(app, id);
         return id;
     }
 

@@ -142,6 +142,79 @@ public abstract class PanelPagesTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Geofences_page_maps_groups_and_fences_and_marketers_create_edit_and_delete_them()
+    {
+        var (app, owner, v, _) = await SetUpAsync();
+        var url = $"/panel/apps/{app.Id}/geofences";
+        (await v.GetAsync(url)).Body.ShouldContain("No groups yet.");
+        // A viewer's page has no form; a crafted post (with a token from another page) is refused.
+        (await v.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["groupName"] = "Stores" }, $"{url}?handler=group")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var m = PanelClient.For(host);
+        await m.LoginAsync((await PanelAccounts.MemberAsync(host, app.Id, Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        System.Net.WebUtility.HtmlDecode((await m.PostFormAsync(url, new Dictionary<string, string> { ["groupName"] = "Stores" }, $"{url}?handler=group")).Body).ShouldContain("Group “Stores” created.");
+        var group = (await app.Rest().GetJson("/api/v1/geofences/groups")).EnumerateArray().Single().GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var circle = await m.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Pier", ["groupId"] = group, ["shape"] = "circle", ["active"] = "on", ["latitude"] = "40.9903", ["longitude"] = "29,0230", ["radius"] = "150",
+        }, $"{url}?handler=save");
+        circle.Location.ShouldBe(url);
+        var polygon = await m.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Park", ["groupId"] = group, ["shape"] = "polygon", ["active"] = "on",
+            ["points"] = "40.9830, 29.0330\n40.9850, 29.0380\n40.9820 29.0400\n40.9805;29.0350",
+        }, $"{url}?handler=save");
+        polygon.Location.ShouldBe(url);
+        var fences = (await app.Rest().GetJson("/api/v1/geofences")).EnumerateArray().ToList();
+        fences.Select(f => f.GetProperty("name").GetString()).Order().ShouldBe(["Park", "Pier"]);
+        var pier = fences.Single(f => f.GetProperty("name").GetString() == "Pier");
+        pier.GetProperty("circle").GetProperty("longitude").GetDouble().ShouldBe(29.023);
+        fences.Single(f => f.GetProperty("name").GetString() == "Park").GetProperty("polygon").GetArrayLength().ShouldBe(4);
+
+        // Everyone who can read the app sees the map, with each fence drawn and named.
+        var page = System.Net.WebUtility.HtmlDecode((await v.GetAsync(url)).Body);
+        page.ShouldContain("<svg id=\"geofence-map\"");
+        System.Text.RegularExpressions.Regex.Matches(page, "<polygon points=").Count.ShouldBe(2);
+        page.ShouldContain("150 m radius");
+        page.ShouldNotContain("id=\"geofence-form\""); // a viewer gets no editor
+
+        // The service's checks come back on the page naming the field; a polygon line that is not a point names its line.
+        var crossing = await m.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Bow tie", ["groupId"] = group, ["shape"] = "polygon", ["points"] = "0, 0\n0.01, 0.01\n0, 0.01\n0.01, 0",
+        }, $"{url}?handler=save");
+        crossing.Status.ShouldBe(HttpStatusCode.OK);
+        crossing.Body.ShouldContain("edges cross");
+        (await m.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Typo", ["groupId"] = group, ["shape"] = "polygon", ["points"] = "0, 0\nnorth-east\n0, 0.01",
+        }, $"{url}?handler=save")).Body.ShouldContain("polygon line 2");
+        (await m.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Tiny", ["groupId"] = group, ["shape"] = "circle", ["latitude"] = "1", ["longitude"] = "1", ["radius"] = "2",
+        }, $"{url}?handler=save")).Body.ShouldContain("circle.radius must be 10 to 100000 metres");
+
+        // Editing keeps the form filled in; saving changes the fence in place.
+        var id = pier.GetProperty("id").GetInt64();
+        (await m.GetAsync($"{url}?edit={id}")).Body.ShouldContain("value=\"40.9903\"");
+        (await m.PostFormAsync($"{url}?edit={id}", new Dictionary<string, string>
+        {
+            ["name"] = "Pier", ["groupId"] = group, ["shape"] = "circle", ["latitude"] = "40.9903", ["longitude"] = "29.023", ["radius"] = "400",
+        }, $"{url}?handler=save&edit={id}")).Location.ShouldBe(url);
+        var changed = await app.Rest().GetJson($"/api/v1/geofences/{id}");
+        changed.GetProperty("circle").GetProperty("radius").GetDouble().ShouldBe(400);
+        changed.GetProperty("active").GetBoolean().ShouldBeFalse();
+
+        (await m.PostFormAsync(url, new Dictionary<string, string> { ["fenceId"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, $"{url}?handler=delete"))
+            .Body.ShouldContain("Geofence deleted.");
+        (await app.Rest().GetJson("/api/v1/geofences")).GetArrayLength().ShouldBe(1);
+        var audit = await AuditAsync();
+        audit.Where(e => e.AppId == app.Id).Select(e => e.Action).ShouldContain("geofence.create");
+        audit.Where(e => e.AppId == app.Id).Select(e => e.Action).ShouldContain("geofence.delete");
+    }
+
+    [Fact]
     public async Task Widgets_page_lists_creates_edits_uploads_and_deletes_for_marketers_only()
     {
         var (app, owner, v, _) = await SetUpAsync();

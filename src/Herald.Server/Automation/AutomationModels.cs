@@ -37,7 +37,10 @@ public sealed record TriggerDefinition
     public int? InactiveDays { get; init; }
     /// <summary>Segment entry: a real-time segment of the app.</summary>
     public long? SegmentId { get; init; }
-    /// <summary>once (a person gets this campaign at most once) | every_n_days (at most once every <see cref="ReentryDays"/> days).</summary>
+    /// <summary>
+    /// once (a person gets this campaign at most once) | every_n_days (at most once every
+    /// <see cref="ReentryDays"/> days) | every_time (each trigger sends: a geofence entered again, an order shipped).
+    /// </summary>
     public string Reentry { get; init; } = "once";
     public int? ReentryDays { get; init; }
 }
@@ -117,12 +120,18 @@ public static class AutomationValidator
                 if (t.ReentryDays is not null)
                     throw ProblemException.BadRequest("trigger.reentryDays belongs to reentry 'every_n_days'.", "trigger.reentryDays");
                 break;
+            case "every_time":
+                if (t.ReentryDays is not null)
+                    throw ProblemException.BadRequest("trigger.reentryDays belongs to reentry 'every_n_days'.", "trigger.reentryDays");
+                if (t.Type is TriggerTypes.Inactivity or TriggerTypes.SegmentEntry)
+                    throw ProblemException.BadRequest($"trigger.reentry 'every_time' is for event and absence triggers; a {t.Type} trigger would fire on every check.", "trigger.reentry");
+                break;
             case "every_n_days":
                 if (t.ReentryDays is not (>= 1 and <= MaxDays))
                     throw ProblemException.BadRequest($"trigger.reentryDays must be 1..{MaxDays} for reentry 'every_n_days'.", "trigger.reentryDays", MaxDays);
                 break;
             default:
-                throw ProblemException.BadRequest($"trigger.reentry must be 'once' or 'every_n_days'; got '{t.Reentry}'.", "trigger.reentry");
+                throw ProblemException.BadRequest($"trigger.reentry must be 'once', 'every_n_days' or 'every_time'; got '{t.Reentry}'.", "trigger.reentry");
         }
     }
 

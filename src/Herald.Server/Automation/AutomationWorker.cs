@@ -295,8 +295,12 @@ public sealed partial class AutomationWorker(Db db, AutomationService automation
         {
             string? why = null;
             if (lastFired.TryGetValue(x.Subject, out var at))
-                why = t.Reentry == "once" ? "re-entry: once per person"
-                    : at > now - t.ReentryDays!.Value * 86_400_000L ? $"re-entry: at most every {t.ReentryDays} days" : null;
+                why = t.Reentry switch
+                {
+                    "once" => "re-entry: once per person",
+                    "every_time" => null,
+                    _ => at > now - t.ReentryDays!.Value * 86_400_000L ? $"re-entry: at most every {t.ReentryDays} days" : null,
+                };
             why ??= t.Type switch
             {
                 TriggerTypes.Absence when await DidAsync(conn, tx, appId, x, t.CancelEvent!) => $"cancelled by {t.CancelEvent}",

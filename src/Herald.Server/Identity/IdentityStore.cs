@@ -120,6 +120,9 @@ public sealed class IdentityStore(Db db)
             await conn.ExecuteAsync(
                 "DELETE FROM events WHERE app_id = @appId AND (user_ordinal = @ordinal OR device_ordinal IN (SELECT ordinal FROM devices WHERE app_id = @appId AND user_ordinal = @ordinal))",
                 new { appId, ordinal }, tx);
+            await conn.ExecuteAsync(
+                "DELETE FROM device_geofences WHERE app_id = @appId AND device_ordinal IN (SELECT ordinal FROM devices WHERE app_id = @appId AND user_ordinal = @ordinal)",
+                new { appId, ordinal }, tx);
             await conn.ExecuteAsync("DELETE FROM devices WHERE app_id = @appId AND user_ordinal = @ordinal", new { appId, ordinal }, tx);
             await conn.ExecuteAsync(
                 """

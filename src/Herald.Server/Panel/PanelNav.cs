@@ -12,6 +12,7 @@ public static class PanelNav
         yield return ("analytics", "Analytics");
         yield return ("campaigns", "Campaigns");
         yield return ("widgets", "Widgets");
+        yield return ("geofences", "Geofences");
         yield return ("alerts", "Alerts");
         yield return ("team", "Team");
         yield return ("settings", "Settings");

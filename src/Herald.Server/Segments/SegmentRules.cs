@@ -12,6 +12,10 @@ public sealed record NotRule(string Path, Rule Child) : Rule(Path);
 public sealed record AttributeRule(string Path, AttributeCondition Condition) : Rule(Path);
 public sealed record DeviceRule(string Path, AttributeCondition Condition) : Rule(Path);
 public sealed record SegmentRefRule(string Path, long SegmentId) : Rule(Path);
+/// <summary>Devices inside a geofence now (or inside any fence of a group), as their enter / exit reports say.</summary>
+public sealed record GeofenceRule(string Path, long? FenceId, long? GroupId) : Rule(Path);
+/// <summary>Devices whose last known location is within <see cref="Radius"/> metres of a point.</summary>
+public sealed record NearRule(string Path, Herald.Domain.Geo.GeoPoint Center, double Radius) : Rule(Path);
 
 /// <summary>
 /// did (or did not) do an event: optional property filters, at least / at most N times, within the
@@ -25,6 +29,7 @@ public static class SegmentRules
     public const int MaxNodes = 200;
     public const int MaxDepth = 12;
     public static readonly string[] DeviceFacts = ["platform", "pushEnabled", "appVersion", "timezone", "locale", "lastSeen"];
+    public const double MaxNearRadius = 1_000_000;
 
     /// <summary>Parses the tree at <paramref name="root"/>; every problem is reported with its path.</summary>
     public static Rule? Parse(JsonElement root, List<RuleError> errors, string path = "rules")
@@ -38,11 +43,11 @@ public static class SegmentRules
         if (++nodes > MaxNodes) { if (nodes == MaxNodes + 1) errors.Add(new(path, $"a rule tree has at most {MaxNodes} nodes")); return null; }
         if (depth > MaxDepth) { errors.Add(new(path, $"rules nest at most {MaxDepth} deep")); return null; }
         if (n.ValueKind != JsonValueKind.Object) { errors.Add(new(path, "must be an object")); return null; }
-        var kinds = new[] { "and", "or", "not", "attribute", "device", "event", "segment" }.Where(k => n.TryGetProperty(k, out _)).ToList();
+        var kinds = new[] { "and", "or", "not", "attribute", "device", "event", "segment", "geofence", "near" }.Where(k => n.TryGetProperty(k, out _)).ToList();
         if (kinds.Count != 1)
         {
             errors.Add(new(path, kinds.Count == 0
-                ? "must have one of and, or, not, attribute, device, event, segment"
+                ? "must have one of and, or, not, attribute, device, event, segment, geofence, near"
                 : $"has both {kinds[0]} and {kinds[1]}; a rule is one of them"));
             return null;
         }
@@ -71,9 +76,50 @@ public static class SegmentRules
             case "segment":
                 if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var id) || id <= 0) { errors.Add(new($"{path}.segment", "must be a segment id")); return null; }
                 return new SegmentRefRule(path, id);
+            case "geofence":
+                return GeofenceNode(v, $"{path}.geofence", errors);
+            case "near":
+                return NearNode(v, $"{path}.near", errors);
             default:
                 return EventNode(n, v, path, errors);
         }
+    }
+
+    private static GeofenceRule? GeofenceNode(JsonElement v, string path, List<RuleError> errors)
+    {
+        static long? Id(JsonElement o, string name) =>
+            o.TryGetProperty(name, out var x) && x.ValueKind == JsonValueKind.Number && x.TryGetInt64(out var id) && id > 0 ? id : null;
+        var given = v.ValueKind == JsonValueKind.Object ? new[] { "id", "group" }.Where(k => v.TryGetProperty(k, out _)).ToList() : [];
+        if (given.Count != 1)
+        {
+            errors.Add(new(path, "geofence must be {\"id\": fence id} or {\"group\": group id}"));
+            return null;
+        }
+        if (Id(v, given[0]) is not { } value)
+        {
+            errors.Add(new($"{path}.{given[0]}", $"{given[0]} must be a {(given[0] == "id" ? "geofence" : "geofence group")} id"));
+            return null;
+        }
+        return given[0] == "id" ? new GeofenceRule(path[..^".geofence".Length], value, null) : new GeofenceRule(path[..^".geofence".Length], null, value);
+    }
+
+    private static NearRule? NearNode(JsonElement v, string path, List<RuleError> errors)
+    {
+        if (v.ValueKind != JsonValueKind.Object)
+        {
+            errors.Add(new(path, "near must be {\"latitude\", \"longitude\", \"radius\" (metres)}"));
+            return null;
+        }
+        double? Number(string name, double min, double max)
+        {
+            if (v.TryGetProperty(name, out var x) && x.ValueKind == JsonValueKind.Number && x.TryGetDouble(out var d) && d >= min && d <= max) return d;
+            errors.Add(new($"{path}.{name}", $"{name} must be a number from {min} to {max}"));
+            return null;
+        }
+        var lat = Number("latitude", -90, 90);
+        var lon = Number("longitude", -180, 180);
+        var radius = Number("radius", 1, MaxNearRadius);
+        return lat is null || lon is null || radius is null ? null : new NearRule(path[..^".near".Length], new(lat.Value, lon.Value), radius.Value);
     }
 
     private static EventRule? EventNode(JsonElement n, JsonElement v, string path, List<RuleError> errors)

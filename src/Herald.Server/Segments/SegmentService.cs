@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Segments;
 
-public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, RollupStore rollups, MemberDirectory directory,
+public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, Geofences.GeofenceService geofences, RollupStore rollups, MemberDirectory directory,
     TimeProvider clock, IOptions<AnalyticsOptions> options, ILogger<SegmentService> logger)
 {
     public const int MaxNameLength = 200;
@@ -44,6 +44,9 @@ public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, Ro
         {
             if (node is EventRule e && await rollups.TotalCountAsync(appId, e.Event, ct) is null)
                 errors.Add(new($"{e.Path}.event", $"no event named '{e.Event}' was ever recorded for this app"));
+            if (node is GeofenceRule g && !await geofences.ExistsAsync(appId, g.FenceId, g.GroupId, ct))
+                errors.Add(new(g.FenceId is null ? $"{g.Path}.geofence.group" : $"{g.Path}.geofence.id",
+                    g.FenceId is { } f ? $"geofence {f} does not exist" : $"geofence group {g.GroupId} does not exist"));
             if (node is SegmentRefRule s)
             {
                 if (s.SegmentId == selfId) errors.Add(new($"{s.Path}.segment", "a segment cannot contain itself"));

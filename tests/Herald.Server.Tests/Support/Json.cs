@@ -10,11 +10,15 @@ public static class Http
     public static StringContent Json(string json, string contentType = "application/json") =>
         new(json, Encoding.UTF8, contentType);
 
-    public static async Task<JsonElement> PostOk(this HttpClient c, string url, string json)
+    public static Task<JsonElement> PostOk(this HttpClient c, string url, string json) => c.PostExpecting(url, json, HttpStatusCode.OK);
+
+    public static Task<JsonElement> PostCreated(this HttpClient c, string url, string json) => c.PostExpecting(url, json, HttpStatusCode.Created);
+
+    private static async Task<JsonElement> PostExpecting(this HttpClient c, string url, string json, HttpStatusCode status)
     {
         using var res = await c.PostAsync(url, Json(json));
         var body = await res.Content.ReadAsStringAsync();
-        res.StatusCode.ShouldBe(HttpStatusCode.OK, body);
+        res.StatusCode.ShouldBe(status, body);
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 

@@ -215,7 +215,7 @@ internal static partial class CampaignWizardParts
             _ => $"event '{t.Event}'" + (t.Filters is { Count: > 0 } fs ? $" ({fs.Count} filter(s))" : ""),
         };
         var delay = t.DelaySeconds > 0 ? $", {t.DelaySeconds / 60} min later" : "";
-        var again = t.Reentry == "every_n_days" ? $"at most once every {t.ReentryDays} day(s)" : "once per person";
+        var again = t.Reentry switch { "every_n_days" => $"at most once every {t.ReentryDays} day(s)", "every_time" => "every time it triggers", _ => "once per person" };
         return $"When {what}{delay}; {again}";
     }
 }
