@@ -334,6 +334,33 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_campaign_for_a_geofence_goes_to_the_devices_inside_it_and_names_an_unknown_fence()
+    {
+        var app = await host.NewAppAsync();
+        (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", P.FcmCredentials, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        var group = await GroupAsync(app);
+        var pier = await CircleAsync(app, group, "Pier", Lat, Lon, 150);
+        var mall = await CircleAsync(app, group, "Mall", 41.0766, 29.0136, 300);
+        var tokens = Enumerable.Range(0, 4).Select(_ => $"fcm-{Guid.NewGuid():N}").ToArray();
+        var phones = new List<string>();
+        foreach (var t in tokens) phones.Add(await DeviceAsync(app, "android", t));
+        await ReportAsync(app, phones[0], "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
+        await ReportAsync(app, phones[1], "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
+        await ReportAsync(app, phones[1], "geofence_exit", $$$"""{"geofence_id":{{{pier}}}}""", host.Clock.GetUtcNow().AddSeconds(1));
+        await ReportAsync(app, phones[2], "geofence_enter", $$$"""{"geofence_id":{{{mall}}}}""");
+
+        var id = await app.CreateCampaignAsync(new { name = "Ferry soon", channel = "push", content = new { title = "Ferry in 5 minutes", body = "Pier 2" }, audience = new { geofences = new[] { pier } } });
+        (await app.Rest().PostOk($"/api/v1/campaigns/{id}/audience", "{}")).GetProperty("recipients").GetInt32().ShouldBe(1);
+        await app.Rest().PostOk($"/api/v1/campaigns/{id}/send", "{}");
+        await app.ReportWhenAsync(id, r => r.GetProperty("sent").GetInt32() == 1);
+        await CampaignPolling.UntilAsync(() => P.Fcm.Received.Count(r => tokens.Contains(r.Token)), n => n >= 1);
+        P.Fcm.Received.Where(r => tokens.Contains(r.Token)).Select(r => r.Token).ShouldBe([tokens[0]]);
+
+        using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", new { name = "x", channel = "push", content = new { title = "t", body = "b" }, audience = new { geofences = new[] { mall, 987654321 } } }, Ct);
+        await res.ShouldBeProblem(HttpStatusCode.BadRequest, "audience.geofences[1]");
+    }
+
+    [Fact]
     public async Task Reentry_every_time_is_refused_for_triggers_that_would_fire_on_every_check()
     {
         var app = await host.NewAppAsync();

@@ -206,6 +206,18 @@ public abstract class PanelPagesTests(HeraldHost host)
         changed.GetProperty("circle").GetProperty("radius").GetDouble().ShouldBe(400);
         changed.GetProperty("active").GetBoolean().ShouldBeFalse();
 
+        // The campaign wizard targets the devices inside fences.
+        var wizard = $"/panel/apps/{app.Id}/campaigns/edit";
+        (await m.GetAsync(wizard)).Body.ShouldContain("Inside geofences now");
+        var campaign = SavedId(await m.PostFormAsync(wizard, new Dictionary<string, string>
+        {
+            ["name"] = "At the pier", ["channel"] = "push", ["title"] = "Ferry soon", ["body"] = "Pier 2", ["audience"] = "geofences",
+            ["geofences"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["schedule"] = "now",
+        }));
+        (await app.Rest().GetJson($"/api/v1/campaigns/{campaign}")).GetProperty("definition").GetProperty("audience").GetProperty("geofences")
+            .EnumerateArray().Select(x => x.GetInt64()).ShouldBe([id]);
+        (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{campaign}/review")).Body.ShouldContain($"Inside geofences: #{id}");
+
         (await m.PostFormAsync(url, new Dictionary<string, string> { ["fenceId"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture) }, $"{url}?handler=delete"))
             .Body.ShouldContain("Geofence deleted.");
         (await app.Rest().GetJson("/api/v1/geofences")).GetArrayLength().ShouldBe(1);

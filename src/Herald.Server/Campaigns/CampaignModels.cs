@@ -63,6 +63,8 @@ public sealed record AudienceDefinition
     public List<string>? Users { get; init; }
     public List<string>? Devices { get; init; }
     public List<string>? Platforms { get; init; }
+    /// <summary>Devices inside any of these geofences when the campaign is planned (as their enter / exit reports say); joins includeSegments.</summary>
+    public List<long>? Geofences { get; init; }
 }
 
 public sealed record ScheduleDefinition

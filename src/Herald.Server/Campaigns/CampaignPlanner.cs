@@ -29,7 +29,8 @@ public sealed record PlanSummary(long CampaignId, string State, int Targeted, in
 /// allowed days, which defer and never drop) and writes the rows in chunks. The ledger's primary key
 /// makes planning idempotent.
 /// </summary>
-public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, ObserverPump ingested, Fallbacks fallbacks,
+public sealed class CampaignPlanner(Db db, AppService apps, CampaignService campaigns, SegmentService segments, Geofences.GeofenceService geofences,
+    ObserverPump ingested, Fallbacks fallbacks,
     IOptions<DispatchOptions> dispatch, TimeProvider clock)
 {
     private const int Chunk = 1000;
@@ -256,6 +257,13 @@ public sealed class CampaignPlanner(Db db, AppService apps, CampaignService camp
         var users = a.Users ?? [];
         var devices = a.Devices ?? [];
         var include = await UnionAsync(appId, a.IncludeSegments, ct);
+        if (a.Geofences is { Count: > 0 } fences)
+        {
+            await ingested.CaughtUpAsync(ct); // enter / exit reports accepted before the send count
+            var inside = new List<RoaringBitmap>();
+            foreach (var id in fences.Distinct()) inside.Add(await geofences.InsideAsync(appId, id, null, ct));
+            include = RoaringBitmap.OrMany(include is null ? inside : [include, .. inside]);
+        }
         var exclude = await UnionAsync(appId, a.ExcludeSegments, ct);
         var explicitFilter = !a.All && include is null;
         List<Candidate> found;

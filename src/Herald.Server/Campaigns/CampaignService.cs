@@ -7,7 +7,7 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Campaigns;
 
-public sealed class CampaignService(Db db, IdentityStore identity, AppService apps, TimeProvider clock)
+public sealed class CampaignService(Db db, IdentityStore identity, AppService apps, Geofences.GeofenceService geofences, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -16,6 +16,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
     public async Task<CampaignView> CreateAsync(long appId, CampaignDefinition definition, string actor, CancellationToken ct)
     {
         var d = CampaignValidator.Validate(definition);
+        await GeofencesExistAsync(appId, d, ct);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -33,6 +34,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
     public async Task<CampaignView> UpdateAsync(long appId, long id, CampaignDefinition definition, string actor, CancellationToken ct)
     {
         var d = CampaignValidator.Validate(definition);
+        await GeofencesExistAsync(appId, d, ct);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -50,6 +52,14 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
         await RecordAsync(conn, tx, appId, id, state, state, actor, "edited", now);
         await tx.CommitAsync(ct);
         return (await GetAsync(appId, id, ct))!;
+    }
+
+    /// <summary>Fences the audience names must be the app's (another app's id reads as unknown).</summary>
+    private async Task GeofencesExistAsync(long appId, CampaignDefinition d, CancellationToken ct)
+    {
+        foreach (var (id, i) in (d.Audience.Geofences ?? []).Select((id, i) => (id, i)))
+            if (!await geofences.ExistsAsync(appId, id, null, ct))
+                throw ProblemException.BadRequest($"audience.geofences[{i}]: geofence {id} does not exist.", $"audience.geofences[{i}]");
     }
 
     // withHistory: false on hot paths (the dispatcher) that need only the state and definition.

@@ -76,11 +76,15 @@ public static class CampaignValidator
         }
     }
 
+    public const int MaxGeofences = 100;
+
     // A triggered campaign's audience is whoever triggers it; its audience may only narrow that.
     private static void Audience(AudienceDefinition a, bool someoneRequired)
     {
-        var any = a.All || a.IncludeSegments is { Count: > 0 } || a.Users is { Count: > 0 } || a.Devices is { Count: > 0 };
-        if (!any && someoneRequired) throw ProblemException.BadRequest("The audience is empty: set all, includeSegments, users or devices.", "audience");
+        var any = a.All || a.IncludeSegments is { Count: > 0 } || a.Users is { Count: > 0 } || a.Devices is { Count: > 0 } || a.Geofences is { Count: > 0 };
+        if (!any && someoneRequired) throw ProblemException.BadRequest("The audience is empty: set all, includeSegments, geofences, users or devices.", "audience");
+        if (a.Geofences is { Count: > MaxGeofences })
+            throw ProblemException.BadRequest($"audience.geofences names {a.Geofences.Count} fences; at most {MaxGeofences} (use a group in a segment rule for more).", "audience.geofences", MaxGeofences);
         foreach (var (p, i) in (a.Platforms ?? []).Select((p, i) => (p, i)))
             if (p is not ("ios" or "android" or "web"))
                 throw ProblemException.BadRequest($"audience.platforms[{i}] must be ios, android or web; got '{p}'.", $"audience.platforms[{i}]");

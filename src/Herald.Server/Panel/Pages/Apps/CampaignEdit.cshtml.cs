@@ -13,12 +13,14 @@ namespace Herald.Server.Panel.Pages.Apps;
 /// (<see cref="CampaignService.PreviewAsync(long, CampaignDefinition, PreviewRequest, CancellationToken)"/>)
 /// and counts its audience (<see cref="CampaignPlanner.AudienceSizeAsync"/>).
 /// </summary>
-public sealed class CampaignEditModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments) : PanelPage(accounts)
+public sealed class CampaignEditModel(AccountService accounts, CampaignService campaigns, CampaignPlanner planner, SegmentService segments,
+    Geofences.GeofenceService geofences) : PanelPage(accounts)
 {
     public override string Section => "campaigns";
     public long? Id { get; private set; }
     public CampaignDefinition D { get; private set; } = new() { Channel = "push" };
     public IReadOnlyList<SegmentView> Segments { get; private set; } = [];
+    public IReadOnlyList<Geofences.GeofenceView> Fences { get; private set; } = [];
     public int? AudienceSize { get; private set; }
 
     public async Task<IActionResult> OnGetAsync(long? id)
@@ -32,8 +34,14 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             await TryAsync(async () => AudienceSize = await planner.AudienceSizeAsync(AppId, D, HttpContext.RequestAborted));
             Error = null; // a segment deleted since: the Who step shows it, the size stays blank
         }
-        Segments = await segments.ListAsync(AppId, HttpContext.RequestAborted);
+        await ListsAsync();
         return Page();
+    }
+
+    private async Task ListsAsync()
+    {
+        Segments = await segments.ListAsync(AppId, HttpContext.RequestAborted);
+        Fences = await geofences.ListAsync(AppId, null, HttpContext.RequestAborted);
     }
 
     [Needs(Permission.EditCampaigns)]
@@ -51,7 +59,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             await AuditAsync(id is null ? "campaign.create" : "campaign.update", $"campaign {saved.Id} '{saved.Name}' ({saved.Channel})");
         });
         if (ok) return Redirect($"/panel/apps/{AppId}/campaigns/{Id}/review");
-        Segments = await segments.ListAsync(AppId, HttpContext.RequestAborted);
+        await ListsAsync();
         Response.StatusCode = StatusCodes.Status400BadRequest;
         return Page();
     }
@@ -72,7 +80,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
         catch (ProblemException p) { return new JsonResult(new { audience = size, audienceError = p.Message, previewFor = (string?)null, preview = (PreviewView?)null, previewError = p.Message }); }
         PreviewView? preview = null;
         var who = Request.Form["previewFor"].ToString().Trim();
-        if (d.Audience is { All: false, IncludeSegments: null, Users: null }) size = 0;
+        if (d.Audience is { All: false, IncludeSegments: null, Users: null, Geofences: null }) size = 0;
         else if (!await TryAsync(async () => size = await planner.AudienceSizeAsync(AppId, d, ct))) audienceError = Error;
         Error = null;
         if (who.Length > 0 && !await TryAsync(async () => preview = await campaigns.PreviewAsync(AppId, d, Recipient(who), ct)))
@@ -123,6 +131,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             Audience = (audience switch
             {
                 "segments" => new AudienceDefinition { IncludeSegments = Ids("segments"), ExcludeSegments = exclude },
+                "geofences" => new AudienceDefinition { Geofences = Ids("geofences"), ExcludeSegments = exclude },
                 "users" => new AudienceDefinition { Users = Lines("users"), ExcludeSegments = exclude },
                 "devices" => new AudienceDefinition { Devices = kept?.Devices, ExcludeSegments = exclude },
                 _ => new AudienceDefinition { All = true, ExcludeSegments = exclude },
