@@ -212,8 +212,9 @@ public abstract class PanelPagesTests(HeraldHost host)
         var campaign = SavedId(await m.PostFormAsync(wizard, new Dictionary<string, string>
         {
             ["name"] = "At the pier", ["channel"] = "push", ["title"] = "Ferry soon", ["body"] = "Pier 2", ["audience"] = "geofences",
-            ["geofences"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["schedule"] = "now",
+            ["geofences"] = id.ToString(System.Globalization.CultureInfo.InvariantCulture), ["schedule"] = "now", ["catalogItem"] = "FERRY-PASS",
         }));
+        (await app.Rest().GetJson($"/api/v1/campaigns/{campaign}")).GetProperty("definition").GetProperty("content").GetProperty("catalogItem").GetString().ShouldBe("FERRY-PASS");
         (await app.Rest().GetJson($"/api/v1/campaigns/{campaign}")).GetProperty("definition").GetProperty("audience").GetProperty("geofences")
             .EnumerateArray().Select(x => x.GetInt64()).ShouldBe([id]);
         (await m.GetAsync($"/panel/apps/{app.Id}/campaigns/{campaign}/review")).Body.ShouldContain($"Inside geofences: #{id}");

@@ -84,6 +84,7 @@ public static class AbTests
                 TtlSeconds = v.TtlSeconds ?? b.TtlSeconds, CollapseKey = v.CollapseKey ?? b.CollapseKey,
                 Subject = v.Subject ?? b.Subject, Html = v.Html ?? b.Html, Text = v.Text ?? b.Text,
                 Locales = v.Locales ?? (changesText ? null : b.Locales),
+                CatalogItem = b.CatalogItem,
             },
         };
     }

@@ -52,6 +52,12 @@ public sealed record ContentDefinition
     public string? Text { get; init; }
     /// <summary>Per language ("tr", "en", "ja" or "tr-TR"): the device's locale picks one.</summary>
     public Dictionary<string, LocalizedContent>? Locales { get; init; }
+    /// <summary>
+    /// The catalog item the message is about (E-commerce and Media apps): an item id, or a template
+    /// giving one per recipient such as <c>{{event.sku}}</c>. Its values are <c>item.*</c> in the
+    /// other templates ("{{item.name}} is back in stock", an image URL of <c>{{item.imageUrl}}</c>).
+    /// </summary>
+    public string? CatalogItem { get; init; }
 }
 
 public sealed record AudienceDefinition

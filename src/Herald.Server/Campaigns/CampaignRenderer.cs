@@ -20,17 +20,22 @@ public sealed class CampaignRenderer
     private readonly Dictionary<string, MessageTemplate> _templates = new(StringComparer.Ordinal);
     // The URL and custom-data templates, by the field they render ("url", "data.x"): found once, not per recipient.
     private readonly (string Key, string Field, MessageTemplate Template)[] _links;
+    private readonly MessageTemplate? _catalogItem;
 
     public CampaignRenderer(CampaignDefinition definition)
     {
         _definition = definition;
         foreach (var (field, source, html) in CampaignValidator.TemplateFields(definition))
             _templates[field] = MessageTemplate.Compile(source, html);
-        _links = _templates.Where(x => x.Key == "content.url" || x.Key.StartsWith("content.data.", StringComparison.Ordinal))
+        _links = _templates.Where(x => x.Key is "content.url" or "content.imageUrl" || x.Key.StartsWith("content.data.", StringComparison.Ordinal))
             .Select(x => (x.Key, x.Key["content.".Length..], x.Value)).ToArray();
+        _catalogItem = _templates.GetValueOrDefault("content.catalogItem");
         HasData = _links.Any(x => x.Field.StartsWith("data.", StringComparison.Ordinal));
         PushButtons = (definition.Content.Buttons ?? []).Select((b, i) => new PushButton(b.Id ?? $"b{i + 1}", b.Text, b.Action, b.Target)).ToArray();
     }
+
+    /// <summary>Whether messages name a catalog item: the caller passes the app's catalog to <see cref="Render"/>.</summary>
+    public bool NeedsCatalog => _catalogItem is not null;
 
     /// <summary>Whether rendered fields include custom data ("data.*").</summary>
     public bool HasData { get; }
@@ -53,10 +58,24 @@ public sealed class CampaignRenderer
         return locales.Keys.FirstOrDefault(k => string.Equals(k, lang, StringComparison.OrdinalIgnoreCase));
     }
 
-    /// <summary>Renders every field for one recipient, or says why they are skipped.</summary>
-    public PreviewView Render(IReadOnlyDictionary<string, object?> context, string? deviceLocale)
+    /// <summary>
+    /// Renders every field for one recipient, or says why they are skipped. With a catalog item
+    /// template, the item it names for this recipient is <c>item.*</c>; an item the catalog lacks
+    /// skips the recipient when the campaign skips missing values, else its fields are empty.
+    /// </summary>
+    public PreviewView Render(IReadOnlyDictionary<string, object?> context, string? deviceLocale,
+        IReadOnlyDictionary<string, IReadOnlyDictionary<string, object?>>? catalog = null)
     {
         var locale = PickLocale(deviceLocale);
+        if (_catalogItem is not null)
+        {
+            var id = _catalogItem.Render(context).Trim();
+            if (catalog is not null && catalog.TryGetValue(id, out var item))
+                context = new Dictionary<string, object?>(context, StringComparer.Ordinal) { ["item"] = item };
+            else if (_definition.MissingValues == "skip")
+                return new PreviewView(true, id.Length == 0 ? "no catalog item named (content.catalogItem rendered empty)" : $"catalog item '{id}' not found", locale,
+                    new Dictionary<string, string?>(StringComparer.Ordinal));
+        }
         var fields = new Dictionary<string, string?>(StringComparer.Ordinal);
         foreach (var (name, baseKey) in TextFields)
         {

@@ -7,7 +7,7 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Campaigns;
 
-public sealed class CampaignService(Db db, IdentityStore identity, AppService apps, Geofences.GeofenceService geofences, TimeProvider clock)
+public sealed class CampaignService(Db db, IdentityStore identity, AppService apps, Geofences.GeofenceService geofences, Catalog.CatalogService catalog, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
@@ -17,6 +17,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
     {
         var d = CampaignValidator.Validate(definition);
         await GeofencesExistAsync(appId, d, ct);
+        if (d.Content.CatalogItem is not null) await catalog.RequireCatalogAppAsync(appId, "content.catalogItem", ct);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -35,6 +36,7 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
     {
         var d = CampaignValidator.Validate(definition);
         await GeofencesExistAsync(appId, d, ct);
+        if (d.Content.CatalogItem is not null) await catalog.RequireCatalogAppAsync(appId, "content.catalogItem", ct);
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         await using var conn = await db.OpenAsync(ct);
         await using var tx = await conn.BeginTransactionAsync(ct);
@@ -115,7 +117,8 @@ public sealed class CampaignService(Db db, IdentityStore identity, AppService ap
         if (request.Variant is { } v && (v < 0 || v >= variants))
             throw ProblemException.BadRequest($"variant must be 0–{variants - 1} (the campaign has {variants} content variant(s)); got {v}.", "variant", variants - 1);
         var renderer = new CampaignRenderer(AbTests.ForVariant(definition, request.Variant ?? 0));
-        return renderer.Render(CampaignRenderer.Context(user, device), request.Locale ?? device?.Locale);
+        var items = renderer.NeedsCatalog ? await catalog.SnapshotAsync(appId, ct) : null;
+        return renderer.Render(CampaignRenderer.Context(user, device), request.Locale ?? device?.Locale, items);
     }
 
     internal static async Task RecordAsync(System.Data.Common.DbConnection conn, System.Data.Common.DbTransaction tx,

@@ -120,7 +120,8 @@ public static class CampaignValidator
             ($"{prefix}title", title, false), ($"{prefix}body", body, false), ($"{prefix}subject", subject, false),
             ($"{prefix}html", html, true), ($"{prefix}text", text, false),
         ];
-        var all = Of("content.", c.Title, c.Body, c.Subject, c.Html, c.Text).Append(("content.url", c.Url, false));
+        var all = Of("content.", c.Title, c.Body, c.Subject, c.Html, c.Text).Append(("content.url", c.Url, false))
+            .Append(("content.imageUrl", c.ImageUrl, false)).Append(("content.catalogItem", c.CatalogItem, false));
         foreach (var (lang, l) in c.Locales ?? [])
             all = all.Concat(Of($"content.locales.{lang}.", l.Title, l.Body, l.Subject, l.Html, l.Text));
         foreach (var (k, v) in c.Data ?? [])

@@ -26,7 +26,7 @@ namespace Herald.Server.Campaigns;
 /// transaction ends, or its lease runs out), and the resend carries the same message id as collapse
 /// key, so the device replaces rather than duplicates the notification.
 /// </summary>
-public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, DeliveryFeedback feedback, CampaignService campaigns,
+public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, DeliveryFeedback feedback, CampaignService campaigns, Catalog.CatalogService catalog,
     CampaignStops stops, IEnumerable<IDeliveryObserver> observers, IOptions<DispatchOptions> options, TimeProvider clock, ILogger<DispatchWorker> logger) : BackgroundService
 {
     private readonly DispatchOptions _o = options.Value;
@@ -324,6 +324,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             // The app's gateways are looked up once per chunk, not per message (new credentials apply from the next chunk).
             var chunkGateways = new ChunkGateways(gateways, appId, stop);
             var triggerEvents = await TriggerEvents.LoadAsync(db, _triggerRuns, appId, campaignId, stop);
+            var catalogItems = campaign.Definition.Content.CatalogItem is null ? null : await catalog.SnapshotAsync(appId, stop);
             var sends = new List<Task>();
             foreach (var row in group)
             {
@@ -342,7 +343,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                         // Each A/B variant renders its own content.
                         var renderer = _renderers.GetOrAdd((appId, campaignId, campaign.UpdatedAt, row.Variant),
                             _ => new CampaignRenderer(AbTests.ForVariant(campaign.Definition, row.Variant)));
-                        results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, triggerEvents, urgent, stop));
+                        results.Add(await SendOneAsync(appId, campaign, renderer, chunkGateways, row, who, triggerEvents, catalogItems, urgent, stop));
                     }
                     finally { requests.Release(); }
                 }, CancellationToken.None));
@@ -358,7 +359,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
     }
 
     private async Task<Result> SendOneAsync(long appId, CampaignView campaign, CampaignRenderer renderer, ChunkGateways chunkGateways, Claimed row, Recipient? who,
-        TriggerEvents? triggerEvents, bool urgent, CancellationToken stop)
+        TriggerEvents? triggerEvents, IReadOnlyDictionary<string, IReadOnlyDictionary<string, object?>>? catalogItems, bool urgent, CancellationToken stop)
     {
         if (who is null) return new Result(row, DeliveryStates.Failed, "recipient no longer exists", null, null);
         var user = who.ExternalId is null && campaign.Channel is CampaignChannels.Push or CampaignChannels.WebPush ? null : new UserView
@@ -370,7 +371,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
             InstallationId = who.InstallationId, Platform = who.Platform ?? "", Locale = who.Locale, Timezone = who.Timezone,
             AppVersion = who.AppVersion, OsVersion = who.OsVersion,
         };
-        var rendered = renderer.Render(CampaignRenderer.Context(user, device, triggerEvents?.For(row.UserOrdinal, row.DeviceOrdinal)), who.Locale);
+        var rendered = renderer.Render(CampaignRenderer.Context(user, device, triggerEvents?.For(row.UserOrdinal, row.DeviceOrdinal)), who.Locale, catalogItems);
         if (rendered.Skipped) return new Result(row, DeliveryStates.Skipped, rendered.SkipReason, null, null);
         var f = rendered.Rendered;
         string channel = "";
@@ -400,7 +401,7 @@ public sealed partial class DispatchWorker(Db db, GatewayRegistry gateways, Deli
                         MessageId = row.MessageId,
                         Title = f.GetValueOrDefault("title"),
                         Body = f.GetValueOrDefault("body"),
-                        ImageUrl = c.ImageUrl,
+                        ImageUrl = f.GetValueOrDefault("imageUrl") is { Length: > 0 } image ? image : null,
                         Url = f.GetValueOrDefault("url"),
                         Sound = c.Sound,
                         Badge = c.Badge,

@@ -121,7 +121,7 @@ public sealed class CampaignEditModel(AccountService accounts, CampaignService c
             Channel = channel ?? "",
             Content = new ContentDefinition
             {
-                Title = F("title"), Body = F("body"), Url = F("url"), ImageUrl = F("imageUrl"),
+                Title = F("title"), Body = F("body"), Url = F("url"), ImageUrl = F("imageUrl"), CatalogItem = F("catalogItem"),
                 Subject = F("subject"), Html = F("html"), Text = F("text"),
                 Locales = Locales(f),
                 Buttons = channel is CampaignChannels.Push or CampaignChannels.WebPush ? CampaignWizardParts.Buttons(f) : null,

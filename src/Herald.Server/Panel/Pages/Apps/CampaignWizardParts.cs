@@ -65,7 +65,7 @@ internal static partial class CampaignWizardParts
 
     /// <summary>A variant's content without what its wizard row shows: the row's hidden <c>abKept</c>.</summary>
     public static string VariantKeptOf(ContentDefinition c) =>
-        JsonSerializer.Serialize(c with { Title = null, Body = null, Subject = null, Text = null, Url = null, ImageUrl = null }, KeptJson);
+        JsonSerializer.Serialize(c with { Title = null, Body = null, Subject = null, Text = null, Url = null, ImageUrl = null, CatalogItem = null }, KeptJson);
 
     public static Kept? KeptFrom(IFormCollection f)
     {
