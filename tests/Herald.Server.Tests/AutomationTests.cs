@@ -10,23 +10,12 @@ using Herald.Sim.Providers;
 namespace Herald.Tests;
 
 /// <summary>Triggered and recurring campaigns (R-MSG-5): every firing goes through the real ingest, planner, dispatcher and loopback FCM.</summary>
-public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
+public abstract class AutomationTests(HeraldHost host) : AutomatedCampaignTests(host)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private LoopbackProviders P => host.Providers;
-    private readonly ActivatedCampaigns _activated = new(host);
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        await _activated.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     private async Task<TestApp> AppAsync()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", P.FcmCredentials, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
         return app;
     }
@@ -43,7 +32,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
 
     private Task EventAsync(TestApp app, string installation, string name, string attributes = "{}") =>
         app.Sdk().PostOk("/sdk/v1/events",
-            $$"""{"installationId":"{{installation}}","events":[{"messageId":"{{Guid.NewGuid()}}","name":"{{name}}","timestamp":"{{host.Clock.GetUtcNow():O}}","attributes":{{attributes}}}]}""");
+            $$"""{"installationId":"{{installation}}","events":[{"messageId":"{{Guid.NewGuid()}}","name":"{{name}}","timestamp":"{{Host.Clock.GetUtcNow():O}}","attributes":{{attributes}}}]}""");
 
     private async Task<long> ActiveCampaignAsync(TestApp app, string title, object? trigger = null, object? recurrence = null, object? audience = null)
     {
@@ -55,13 +44,13 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         res.StatusCode.ShouldBe(HttpStatusCode.Created, body.ToString());
         var id = body.GetProperty("id").GetInt64();
         (await app.Rest().PostOk($"/api/v1/campaigns/{id}/activate", "{}")).GetProperty("state").GetString().ShouldBe("active");
-        _activated.Add(app, id);
+        Activated.Add(app, id);
         return id;
     }
 
     /// <summary>One automation pass on the host (what its worker does on every poll), then the dispatcher's work.</summary>
     private async Task PassAsync(IServiceProvider? node = null) =>
-        await (node ?? host.Services).GetRequiredService<AutomationWorker>().PassAsync(Ct);
+        await (node ?? Host.Services).GetRequiredService<AutomationWorker>().PassAsync(Ct);
 
     private int Pushes(string token, string? title = null) =>
         P.Fcm.Received.Count(r => r.Token == token && (title is null || r.Message.GetProperty("notification").GetProperty("title").GetString() == title));
@@ -85,9 +74,9 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         {
             var open = await conn.ExecuteScalarAsync<long>(
                 "SELECT count(*) FROM deliveries WHERE app_id = @appId AND (state = 'sending' OR (state = 'queued' AND due_at <= @now))",
-                new { appId, now = host.Clock.GetUtcNow().ToUnixTimeMilliseconds() });
+                new { appId, now = Host.Clock.GetUtcNow().ToUnixTimeMilliseconds() });
             if (open == 0) return;
-            host.Services.GetRequiredService<Herald.Server.Campaigns.DispatchWorker>().Wake();
+            Host.Services.GetRequiredService<Herald.Server.Campaigns.DispatchWorker>().Wake();
             await Task.Delay(50, Ct);
         }
         throw new TimeoutException("due messages were not sent within 30 s");
@@ -107,12 +96,12 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
             new { type = "absence", @event = "add_to_cart", cancelEvent = "purchase", withinMinutes = 60 });
 
         foreach (var d in new[] { a, b, c }) await EventAsync(app, d, "add_to_cart", """{"sku":"kırmızı-ayakkabı"}""");
-        host.Clock.Advance(TimeSpan.FromMinutes(20));
+        Host.Clock.Advance(TimeSpan.FromMinutes(20));
         await EventAsync(app, b, "purchase");
         await PassAsync();
         (Pushes(ta) + Pushes(tb) + Pushes(tc)).ShouldBe(0); // nothing before the hour is up
 
-        host.Clock.Advance(TimeSpan.FromMinutes(41));
+        Host.Clock.Advance(TimeSpan.FromMinutes(41));
         await PassAsync();
         var view = await SettledAsync(app, id, 2);
         await PassAsync();
@@ -139,7 +128,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         await PassAsync();
         Pushes(tBig).ShouldBe(0);
 
-        host.Clock.Advance(TimeSpan.FromMinutes(11));
+        Host.Clock.Advance(TimeSpan.FromMinutes(11));
         await PassAsync();
         var view = await SettledAsync(app, id, 1);
         Pushes(tBig).ShouldBe(1);
@@ -166,9 +155,9 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
             await SettledAsync(app, every, expectEvery);
         }
         await ViewOfferAsync(1, 1);
-        host.Clock.Advance(TimeSpan.FromDays(1));
+        Host.Clock.Advance(TimeSpan.FromDays(1));
         await ViewOfferAsync(1, 1);   // within 2 days: both refuse
-        host.Clock.Advance(TimeSpan.FromDays(2));
+        Host.Clock.Advance(TimeSpan.FromDays(2));
         await ViewOfferAsync(1, 2);   // 3 days after the first: "every 2 days" sends again
         await PassAsync();
 
@@ -189,13 +178,13 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         var id = await ActiveCampaignAsync(app, "Seni özledik", new { type = "inactivity", inactiveDays = 7 });
         await PassAsync();
 
-        host.Clock.Advance(TimeSpan.FromDays(5));
+        Host.Clock.Advance(TimeSpan.FromDays(5));
         await EventAsync(app, active, "app_open");
-        host.Clock.Advance(TimeSpan.FromDays(3));
+        Host.Clock.Advance(TimeSpan.FromDays(3));
         await PassAsync();
         var view = await SettledAsync(app, id, 1);
         // The same silence does not trigger twice.
-        host.Clock.Advance(TimeSpan.FromHours(1));
+        Host.Clock.Advance(TimeSpan.FromHours(1));
         await PassAsync();
         Pushes(tQuiet).ShouldBe(1);
         Pushes(tActive).ShouldBe(0);
@@ -213,7 +202,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
             new { name = "VIP", realtime = true, rules = JsonDocument.Parse("""{"event":"became_vip"}""").RootElement }, Ct);
         var segment = await res.Content.ReadFromJsonAsync<JsonElement>(Ct);
         res.IsSuccessStatusCode.ShouldBeTrue(segment.ToString());
-        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
+        await Host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
 
         var id = await ActiveCampaignAsync(app, "VIP oldun", new { type = "segment_entry", segmentId = segment.GetProperty("id").GetInt64() });
         await EventAsync(app, later, "became_vip");
@@ -229,17 +218,17 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
     {
         var app = await AppAsync();
         var (_, token) = await PhoneAsync(app, "daily-reader", "Europe/Istanbul");
-        await using var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct);
+        await using var conn = await Host.Services.GetRequiredService<Db>().OpenAsync(Ct);
         // Activated at 19:30 UTC, just after the moment 09:00 of the next date began at UTC+14 (19:00 UTC):
         // that date is skipped; the runs of the two dates after it begin (at 19:00 UTC the day before each) and
         // fall due (06:00 UTC, 09:00 in Istanbul) within the next 60 hours, and no third run begins.
-        var now = host.Clock.GetUtcNow();
+        var now = Host.Clock.GetUtcNow();
         var start = new DateTimeOffset(now.UtcDateTime.Date.AddDays(1).AddHours(19.5), TimeSpan.Zero);
-        host.Clock.Set(start);
+        Host.Clock.Set(start);
         var id = await ActiveCampaignAsync(app, "Günün fırsatı", recurrence: new { every = "daily", localTime = "09:00" }, audience: new { all = true });
         for (var hour = 1; hour <= 60; hour++)
         {
-            host.Clock.Advance(TimeSpan.FromHours(1));
+            Host.Clock.Advance(TimeSpan.FromHours(1));
             await PassAsync();
             // Time moves only once what is due has been sent (an hour's jump mid-send would expire the lease and resend).
             await LedgerIdleAsync(conn, app.Id);
@@ -267,24 +256,24 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         for (var i = 0; i < 5; i++) phones.Add(await PhoneAsync(app, $"durable-{i}"));
         var id = await ActiveCampaignAsync(app, "Dayanıklı", new { type = "event", @event = "wishlist_add", delaySeconds = 3600 });
         foreach (var (d, _) in phones) await EventAsync(app, d, "wishlist_add");
-        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
-        await using (var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct))
+        await Host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
+        await using (var conn = await Host.Services.GetRequiredService<Db>().OpenAsync(Ct))
             (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM pending_triggers WHERE app_id = @a AND campaign_id = @id AND state = 'pending'",
                 new { a = app.Id, id })).ShouldBe(5);
         // The same events seen twice (an observer replay) write nothing more.
-        await using (var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct))
+        await using (var conn = await Host.Services.GetRequiredService<Db>().OpenAsync(Ct))
         {
             var stored = (await conn.QueryAsync<(string MessageId, int? Device, int? User, long At)>(
                 "SELECT message_id, device_ordinal, user_ordinal, occurred_at FROM events WHERE app_id = @a AND name = 'wishlist_add'", new { a = app.Id }))
                 .Select(e => new Herald.Server.Ingest.StoredEvent(app.Id, e.MessageId, "wishlist_add", e.Device, e.User, e.At, null)).ToList();
             stored.Count.ShouldBe(5);
-            await host.Services.GetServices<Herald.Server.Ingest.IIngestObserver>().OfType<TriggerObserver>().Single().OnCommittedAsync(stored);
+            await Host.Services.GetServices<Herald.Server.Ingest.IIngestObserver>().OfType<TriggerObserver>().Single().OnCommittedAsync(stored);
             (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM pending_triggers WHERE app_id = @a AND campaign_id = @id", new { a = app.Id, id })).ShouldBe(5);
         }
 
         // A node started after the triggers were written (a restart) fires them, racing the first node: each person gets one message.
-        await using var second = host.NewNode();
-        host.Clock.Advance(TimeSpan.FromMinutes(61));
+        await using var second = Host.NewNode();
+        Host.Clock.Advance(TimeSpan.FromMinutes(61));
         await Task.WhenAll(PassAsync(second.Services), PassAsync(), PassAsync(second.Services), PassAsync());
         var view = await SettledAsync(app, id, 5);
         await Task.WhenAll(PassAsync(second.Services), PassAsync());
@@ -320,7 +309,7 @@ public abstract class AutomationTests(HeraldHost host) : IAsyncLifetime
         await (await app.Rest().PostAsync($"/api/v1/campaigns/{t}/send", Http.Json("{}"), Ct)).ShouldBeProblem(HttpStatusCode.Conflict, "state");
         (await app.Rest().PostAsync($"/api/v1/campaigns/{t}/activate", Http.Json("{}"), Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
         (await app.Rest().PostOk($"/api/v1/campaigns/{t}/stop", "{}")).GetProperty("state").GetString().ShouldBe("stopped");
-        var other = await host.NewAppAsync();
+        var other = await Host.NewAppAsync();
         await (await other.Rest().PostAsync($"/api/v1/campaigns/{t}/activate", Http.Json("{}"), Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
     }
 }

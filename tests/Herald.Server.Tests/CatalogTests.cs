@@ -7,19 +7,8 @@ using Herald.Sim.Providers;
 namespace Herald.Tests;
 
 /// <summary>The catalog (R-MSG-3, R-APP-2): items upserted in bulk, read by id, and named by messages as item.*.</summary>
-public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
+public abstract class CatalogTests(HeraldHost host) : AutomatedCampaignTests(host)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-    private LoopbackProviders P => host.Providers;
-    private readonly ActivatedCampaigns _activated = new(host);
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        await _activated.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     private const string Shoes = """
         {"items":[
@@ -39,7 +28,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Items_are_upserted_in_bulk_listed_by_page_read_replaced_and_deleted()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         (await PutAsync(app, Shoes)).GetProperty("total").GetInt64().ShouldBe(2);
         var t42 = await app.Rest().GetJson("/api/v1/catalog/items/T-42");
         t42.GetProperty("currency").GetString().ShouldBe("TRY");
@@ -58,7 +47,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
         second.GetProperty("items")[0].GetProperty("id").GetString().ShouldBe("T-42");
         second.GetProperty("next").ValueKind.ShouldBe(JsonValueKind.Null);
 
-        var other = await host.NewAppAsync();
+        var other = await Host.NewAppAsync();
         await (await other.Rest().GetAsync("/api/v1/catalog/items/T-42", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
         await (await other.Rest().DeleteAsync("/api/v1/catalog/items/T-42", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
         (await app.Rest().DeleteAsync("/api/v1/catalog/items/T-42", Ct)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
@@ -76,7 +65,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
     [InlineData("""{"items":[{"id":"a","name":"x","attributes":{"sizes":[40,41]}}]}""", "items[0].attributes.sizes")]
     public async Task Bad_items_are_refused_naming_the_field_and_nothing_of_the_call_is_kept(string json, string field)
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         using var res = await app.Rest().PutAsync("/api/v1/catalog/items", Http.Json(json.Replace("}]}", "},{\"id\":\"ok\",\"name\":\"fine\"}]}", StringComparison.Ordinal)), Ct);
         await res.ShouldBeProblem(HttpStatusCode.BadRequest, field);
         (await app.Rest().GetJson("/api/v1/catalog/items")).GetProperty("items").GetArrayLength().ShouldBe(0);
@@ -85,7 +74,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task A_general_app_has_no_catalog_and_is_told_how_to_get_one()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         using (var patch = await app.Rest().PatchAsJsonAsync("/api/v1/app", new { category = "general" }, Ct)) patch.EnsureSuccessStatusCode();
         (await PutAsync(app, Shoes, HttpStatusCode.Conflict)).GetProperty("detail").GetString()!.ShouldContain("\"category\": \"ecommerce\"");
         using var res = await app.Rest().PostAsJsonAsync("/api/v1/campaigns", new
@@ -98,7 +87,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task An_abandoned_cart_push_names_the_item_from_the_event_with_its_price_and_picture()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", P.FcmCredentials, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
         await PutAsync(app, Shoes);
         var tokens = new[] { $"fcm-{Guid.NewGuid():N}", $"fcm-{Guid.NewGuid():N}", $"fcm-{Guid.NewGuid():N}" };
@@ -112,13 +101,13 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
             """);
         var id = created.GetProperty("id").GetInt64();
         await app.Rest().PostOk($"/api/v1/campaigns/{id}/activate", "{}");
-        _activated.Add(app, id);
+        Activated.Add(app, id);
 
         foreach (var (phone, sku) in phones.Zip(["T-42", "S-1", "NOPE"]))
             await app.Sdk().PostOk("/sdk/v1/events",
-                $$"""{"installationId":"{{phone}}","events":[{"messageId":"{{Guid.NewGuid()}}","name":"add_to_cart","timestamp":"{{host.Clock.GetUtcNow():O}}","attributes":{"sku":"{{sku}}"} } ] }""");
-        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
-        await host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
+                $$"""{"installationId":"{{phone}}","events":[{"messageId":"{{Guid.NewGuid()}}","name":"add_to_cart","timestamp":"{{Host.Clock.GetUtcNow():O}}","attributes":{"sku":"{{sku}}"} } ] }""");
+        await Host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
+        await Host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
         await CampaignPolling.UntilAsync(() => P.Fcm.Received.Count(r => tokens.Contains(r.Token)), n => n >= 1);
 
         var t42 = P.Fcm.Received.Single(r => r.Token == tokens[0]).Message.GetProperty("notification");
@@ -141,7 +130,7 @@ public abstract class CatalogTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task The_preview_renders_a_fixed_catalog_item_for_a_user()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         await PutAsync(app, Shoes);
         var phone = (await app.Sdk().PostOk("/sdk/v1/devices", """{"platform":"ios","pushToken":"apns-x","pushEnabled":true}""")).GetProperty("installationId").GetString()!;
         var id = await app.CreateCampaignAsync(new

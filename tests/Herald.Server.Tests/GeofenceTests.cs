@@ -10,20 +10,9 @@ using Herald.Sim.Providers;
 namespace Herald.Tests;
 
 /// <summary>Geofences (R-GEO-1): the REST API, the nearest fences a device monitors, what devices report, segments and triggers on it.</summary>
-public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
+public abstract class GeofenceTests(HeraldHost host) : AutomatedCampaignTests(host)
 {
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
-    private LoopbackProviders P => host.Providers;
-    private readonly ActivatedCampaigns _activated = new(host);
-
-    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        await _activated.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
 
     // Kadıköy, Istanbul: a ferry pier, a market street and a park.
     private const double Lat = 40.9903, Lon = 29.0230;
@@ -47,8 +36,8 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     private async Task ReportAsync(TestApp app, string installation, string name, string attributes, DateTimeOffset? at = null)
     {
         await app.Sdk().PostOk("/sdk/v1/events",
-            $$$"""{"installationId":"{{{installation}}}","events":[{"messageId":"{{{Guid.NewGuid()}}}","name":"{{{name}}}","timestamp":"{{{(at ?? host.Clock.GetUtcNow()):O}}}","attributes":{{{attributes}}}}]}""");
-        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
+            $$$"""{"installationId":"{{{installation}}}","events":[{"messageId":"{{{Guid.NewGuid()}}}","name":"{{{name}}}","timestamp":"{{{(at ?? Host.Clock.GetUtcNow()):O}}}","attributes":{{{attributes}}}}]}""");
+        await Host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
     }
 
     private static async Task<long> SizeAsync(TestApp app, string rules) =>
@@ -57,7 +46,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Groups_and_fences_of_each_shape_are_created_listed_changed_and_deleted()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var rest = app.Rest();
         var stores = await GroupAsync(app);
         var parks = await GroupAsync(app, "Parks");
@@ -91,7 +80,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
             await rename.ShouldBeProblem(HttpStatusCode.Conflict, "name");
 
         // Another app's key reaches none of it.
-        var other = await host.NewAppAsync();
+        var other = await Host.NewAppAsync();
         await (await other.Rest().GetAsync($"/api/v1/geofences/{street}", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
         await (await other.Rest().DeleteAsync($"/api/v1/geofences/groups/{stores}", Ct)).ShouldBeProblem(HttpStatusCode.NotFound);
         await (await other.Rest().PostAsync("/api/v1/geofences", Http.Json($$$"""{"name":"x","groupId":{{{stores}}},"circle":{"latitude":1,"longitude":1,"radius":100}}"""), Ct))
@@ -123,7 +112,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [InlineData("""{"name":"x","groupId":999999999,"circle":{"latitude":1,"longitude":1,"radius":100}}""", "groupId")]
     public async Task Bad_fences_are_refused_naming_the_field(string json, string field)
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         await (await app.Rest().PostAsync("/api/v1/geofences", Http.Json(json.Replace("\"groupId\":G", $"\"groupId\":{group}", StringComparison.Ordinal)), Ct))
             .ShouldBeProblem(HttpStatusCode.BadRequest, field);
@@ -133,7 +122,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task A_polygon_of_101_points_and_a_name_of_201_characters_are_refused_with_their_limits()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         var ring = Enumerable.Range(0, 101).Select(i => new { latitude = Lat + 0.01 * Math.Sin(i * 2 * Math.PI / 101), longitude = Lon + 0.01 * Math.Cos(i * 2 * Math.PI / 101) }).ToArray();
         using var res = await app.Rest().PostAsJsonAsync("/api/v1/geofences", new { name = "Ring", groupId = group, polygon = ring }, Ct);
@@ -146,7 +135,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task An_iphone_gets_its_19_nearest_fences_and_a_refresh_circle_that_stops_short_of_the_next()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         // 30 fences of 100 m, their centres 500 m apart going north from the position, created out of order.
         var ids = new long[30];
@@ -180,7 +169,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
 
         using (var bad = await app.Sdk().PostAsync("/sdk/v1/geofences/nearby", Http.Json($$$"""{"installationId":"{{{iphone}}}","latitude":95,"longitude":29}"""), Ct))
             await bad.ShouldBeProblem(HttpStatusCode.BadRequest, "position.latitude");
-        var other = await host.NewAppAsync();
+        var other = await Host.NewAppAsync();
         using (var foreign = await other.Sdk().PostAsync("/sdk/v1/geofences/nearby", Http.Json(string.Create(Inv, $$$"""{"installationId":"{{{iphone}}}","latitude":{{{Lat}}},"longitude":{{{Lon}}}}""")), Ct))
             await foreign.ShouldBeProblem(HttpStatusCode.NotFound);
     }
@@ -188,7 +177,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task A_polygon_fence_is_monitored_by_its_circle_but_inside_only_within_its_edges()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         // An L-shaped block: the notch at its north-east is in the monitored circle, not in the fence.
         var l = await app.Rest().PostCreated("/api/v1/geofences", $$$"""
@@ -213,7 +202,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Enter_and_exit_reports_put_devices_in_fences_for_segments_and_the_newest_report_wins()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var stores = await GroupAsync(app);
         var pier = await CircleAsync(app, stores, "Pier", Lat, Lon, 150);
         var mall = await CircleAsync(app, stores, "Mall", 41.0766, 29.0136, 300);
@@ -230,16 +219,16 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
         (await SizeAsync(app, $$$"""{"not":{"geofence":{"id":{{{pier}}} } } }""")).ShouldBe(1);
         (await app.Rest().GetJson($"/api/v1/geofences/{pier}")).GetProperty("devicesInside").GetInt64().ShouldBe(2);
 
-        host.Clock.Advance(TimeSpan.FromMinutes(10));
+        Host.Clock.Advance(TimeSpan.FromMinutes(10));
         await ReportAsync(app, a, "geofence_exit", $$$"""{"geofence_id":{{{pier}}}}""");
         // An offline report from before the exit arrives late: it does not put the device back inside.
-        await ReportAsync(app, a, "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""", host.Clock.GetUtcNow().AddMinutes(-5));
+        await ReportAsync(app, a, "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""", Host.Clock.GetUtcNow().AddMinutes(-5));
         (await SizeAsync(app, $$$"""{"geofence":{"id":{{{pier}}}}}""")).ShouldBe(1);
 
         // Segment rules naming fences are checked when saved.
         using (var res = await app.Rest().PostAsync("/api/v1/segments/preview", Http.Json("""{"rules":{"geofence":{"id":987654321}}}"""), Ct))
             await res.ShouldBeProblem(HttpStatusCode.BadRequest, "rules.geofence.id");
-        var other = await host.NewAppAsync();
+        var other = await Host.NewAppAsync();
         using (var res = await other.Rest().PostAsync("/api/v1/segments/preview", Http.Json($$$"""{"rules":{"geofence":{"group":{{{stores}}} } } }"""), Ct))
             await res.ShouldBeProblem(HttpStatusCode.BadRequest, "rules.geofence.group");
 
@@ -251,14 +240,14 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task A_real_time_segment_of_a_fence_records_devices_entering_and_leaving_as_reports_arrive()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         var pier = await CircleAsync(app, group, "Pier", Lat, Lon, 150);
         var phone = await DeviceAsync(app, "android");
         var segment = (await app.Rest().PostCreated("/api/v1/segments", $$$"""{"name":"At the pier","realtime":true,"rules":{"geofence":{"id":{{{pier}}} } } }"""))
             .GetProperty("id").GetInt64();
         await ReportAsync(app, phone, "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
-        host.Clock.Advance(TimeSpan.FromMinutes(5));
+        Host.Clock.Advance(TimeSpan.FromMinutes(5));
         await ReportAsync(app, phone, "geofence_exit", $$$"""{"geofence_id":{{{pier}}}}""");
         var changes = (await app.Rest().GetJson($"/api/v1/segments/{segment}/changes")).EnumerateArray().ToList();
         changes.Select(c => c.GetProperty("entered").GetBoolean()).ShouldBe([true, false]);
@@ -267,7 +256,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Location_updates_place_devices_for_near_rules_and_deleting_the_user_removes_their_fences()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         var group = await GroupAsync(app);
         var pier = await CircleAsync(app, group, "Pier", Lat, Lon, 150);
         var here = await DeviceAsync(app, "android", user: "kadikoy-user");
@@ -283,7 +272,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
         await ReportAsync(app, here, "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
         (await SizeAsync(app, $$$"""{"geofence":{"id":{{{pier}}}}}""")).ShouldBe(1);
         (await app.Rest().DeleteAsync("/api/v1/users/kadikoy-user", Ct)).StatusCode.ShouldBe(HttpStatusCode.NoContent);
-        await using var conn = await host.Services.GetRequiredService<Db>().OpenAsync(Ct);
+        await using var conn = await Host.Services.GetRequiredService<Db>().OpenAsync(Ct);
         (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM device_geofences WHERE app_id = @id", new { id = app.Id })).ShouldBe(0);
         (await SizeAsync(app, near)).ShouldBe(0);
     }
@@ -291,7 +280,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Entering_a_fence_triggers_its_campaigns_every_time_or_once_and_other_fences_do_not()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", P.FcmCredentials, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
         var group = await GroupAsync(app);
         var pier = await CircleAsync(app, group, "Pier", Lat, Lon, 150);
@@ -307,7 +296,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
                 """);
             var id = created.GetProperty("id").GetInt64();
             await app.Rest().PostOk($"/api/v1/campaigns/{id}/activate", "{}");
-            _activated.Add(app, id);
+            Activated.Add(app, id);
             return id;
         }
         var every = await ActivateAsync("Welcome to the pier", "every_time");
@@ -317,15 +306,15 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
         async Task VisitAsync(long fence, int expectEvery, int expectOnce)
         {
             await ReportAsync(app, phone, "geofence_enter", $$$"""{"geofence_id":{{{fence}}}}""");
-            await host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
+            await Host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
             await UntilAsync(() => Pushes("Welcome to the pier") >= expectEvery && Pushes("First time at the pier") >= expectOnce);
-            host.Clock.Advance(TimeSpan.FromMinutes(30));
+            Host.Clock.Advance(TimeSpan.FromMinutes(30));
             await ReportAsync(app, phone, "geofence_exit", $$$"""{"geofence_id":{{{fence}}}}""");
         }
         await VisitAsync(pier, 1, 1);
         await VisitAsync(mall, 1, 1);
         await VisitAsync(pier, 2, 1);
-        await host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
+        await Host.Services.GetRequiredService<AutomationWorker>().PassAsync(Ct);
         Pushes("Welcome to the pier").ShouldBe(2);
         Pushes("First time at the pier").ShouldBe(1);
         var view = await app.Rest().GetJson($"/api/v1/campaigns/{once}/automation");
@@ -336,7 +325,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task A_campaign_for_a_geofence_goes_to_the_devices_inside_it_and_names_an_unknown_fence()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         (await app.Rest().PutAsJsonAsync("/api/v1/app/credentials/fcm", P.FcmCredentials, Ct)).StatusCode.ShouldBe(HttpStatusCode.OK);
         var group = await GroupAsync(app);
         var pier = await CircleAsync(app, group, "Pier", Lat, Lon, 150);
@@ -346,7 +335,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
         foreach (var t in tokens) phones.Add(await DeviceAsync(app, "android", t));
         await ReportAsync(app, phones[0], "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
         await ReportAsync(app, phones[1], "geofence_enter", $$$"""{"geofence_id":{{{pier}}}}""");
-        await ReportAsync(app, phones[1], "geofence_exit", $$$"""{"geofence_id":{{{pier}}}}""", host.Clock.GetUtcNow().AddSeconds(1));
+        await ReportAsync(app, phones[1], "geofence_exit", $$$"""{"geofence_id":{{{pier}}}}""", Host.Clock.GetUtcNow().AddSeconds(1));
         await ReportAsync(app, phones[2], "geofence_enter", $$$"""{"geofence_id":{{{mall}}}}""");
 
         var id = await app.CreateCampaignAsync(new { name = "Ferry soon", channel = "push", content = new { title = "Ferry in 5 minutes", body = "Pier 2" }, audience = new { geofences = new[] { pier } } });
@@ -363,7 +352,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     [Fact]
     public async Task Reentry_every_time_is_refused_for_triggers_that_would_fire_on_every_check()
     {
-        var app = await host.NewAppAsync();
+        var app = await Host.NewAppAsync();
         using var res = await app.Rest().PostAsync("/api/v1/campaigns", Http.Json("""
             {"name":"x","channel":"push","content":{"title":"t","body":"b"},"audience":{},"trigger":{"type":"inactivity","inactiveDays":3,"reentry":"every_time"}}
             """), Ct);
@@ -375,7 +364,7 @@ public abstract class GeofenceTests(HeraldHost host) : IAsyncLifetime
     {
         for (var i = 0; i < 600 && !done(); i++)
         {
-            host.Services.GetRequiredService<Herald.Server.Campaigns.DispatchWorker>().Wake();
+            Host.Services.GetRequiredService<Herald.Server.Campaigns.DispatchWorker>().Wake();
             await Task.Delay(50, Ct);
         }
         done().ShouldBeTrue("the dispatcher did not send the expected pushes within 30 s");

@@ -1,3 +1,5 @@
+using Herald.Sim.Providers;
+
 namespace Herald.Tests.Support;
 
 /// <summary>
@@ -16,5 +18,22 @@ public sealed class ActivatedCampaigns(HeraldHost host)
         foreach (var (app, id) in _activated)
             (await app.Rest().PostAsync($"/api/v1/campaigns/{id}/stop", Http.Json("{}"))).Dispose();
         host.Clock.Set(_start);
+    }
+}
+
+/// <summary>Tests that activate triggered campaigns and move the clock: both are undone when the test ends.</summary>
+public abstract class AutomatedCampaignTests(HeraldHost host) : IAsyncLifetime
+{
+    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
+    protected HeraldHost Host { get; } = host;
+    protected LoopbackProviders P => Host.Providers;
+    protected ActivatedCampaigns Activated { get; } = new(host);
+
+    public ValueTask InitializeAsync() => ValueTask.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        await Activated.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 }
