@@ -46,10 +46,14 @@ public abstract class HeraldHost : IAsyncLifetime
 
     private Dictionary<string, string?> _settings = [];
 
+    /// <summary>Where scheduled exports are written (removed with the host).</summary>
+    public string ExportRoot { get; } = Path.Combine(Path.GetTempPath(), $"herald-exports-{Guid.NewGuid():N}");
+
     public virtual async ValueTask InitializeAsync()
     {
         _settings = await SettingsAsync();
         _settings["Herald:Demo:CreateOnFirstStart"] = "false";
+        _settings["Herald:Exports:Root"] = ExportRoot;
         // Small chunks and little concurrency, so a send of a few dozen messages takes several rounds.
         _settings["Herald:Dispatch:ChunkSize"] = "10";
         _settings["Herald:Dispatch:BulkConcurrency"] = "4";
@@ -96,6 +100,7 @@ public abstract class HeraldHost : IAsyncLifetime
     {
         if (_factory is not null) await _factory.DisposeAsync();
         if (Providers is not null) await Providers.DisposeAsync();
+        try { if (Directory.Exists(ExportRoot)) Directory.Delete(ExportRoot, true); } catch (IOException) { }
         GC.SuppressFinalize(this);
     }
 }
