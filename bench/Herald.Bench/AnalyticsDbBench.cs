@@ -34,7 +34,7 @@ public static class AnalyticsDbBench
         var rollups = new RollupStore(db, clock, analyticsOptions, NullLogger<RollupStore>.Instance);
         var indexes = new EventIndexes(db, rollups, analyticsOptions);
         var analytics = new AnalyticsService(db, rollups, indexes, clock);
-        var evaluator = new SegmentEvaluator(rollups, indexes, new ProfileSnapshots(db, clock, analyticsOptions), new Herald.Server.Geofences.GeofenceService(db, Options.Create(new Herald.Server.Geofences.GeofenceOptions()), clock), clock);
+        var evaluator = new SegmentEvaluator(rollups, indexes, new ProfileSnapshots(db, clock, analyticsOptions), new Herald.Server.Geofences.GeofenceService(db, Options.Create(new Herald.Server.Geofences.GeofenceOptions()), clock), new Herald.Server.Predictions.PredictionService(db, Options.Create(new Herald.Server.Predictions.PredictionOptions()), clock), clock);
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         long appId;

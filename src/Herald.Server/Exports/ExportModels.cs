@@ -38,6 +38,8 @@ public sealed class ExportOptions
     public const string Section = "Herald:Exports";
     /// <summary>Where scheduled exports are written (each app under app-{id}/); default: {DataDirectory}/exports.</summary>
     public string? Root { get; set; }
+    /// <summary>Whether this node writes due exports (off on nodes that should only serve the API).</summary>
+    public bool WorkerEnabled { get; set; } = true;
     /// <summary>How often a node looks for due exports.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan Poll { get; set; } = TimeSpan.FromMinutes(1);

@@ -7,6 +7,7 @@ public sealed partial class ScheduledExportWorker(ExportService exports, IOption
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Value.WorkerEnabled) return;
         while (!stoppingToken.IsCancellationRequested)
         {
             try { await exports.RunDueAsync(stoppingToken); }

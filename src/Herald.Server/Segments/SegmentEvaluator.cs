@@ -8,7 +8,8 @@ namespace Herald.Server.Segments;
 /// no segment); NOT is universe minus the child. Profile attributes are the user's, so every device
 /// of a matching user matches; behaviour is per device (the device did the event).
 /// </summary>
-public sealed class SegmentEvaluator(RollupStore rollups, EventIndexes indexes, ProfileSnapshots snapshots, Geofences.GeofenceService geofences, TimeProvider clock)
+public sealed class SegmentEvaluator(RollupStore rollups, EventIndexes indexes, ProfileSnapshots snapshots, Geofences.GeofenceService geofences,
+    Predictions.PredictionService predictions, TimeProvider clock)
 {
     /// <summary>Loads the rules of a referenced segment; null when it does not exist.</summary>
     public delegate Task<Rule?> RuleLoader(long segmentId, CancellationToken ct);
@@ -63,6 +64,8 @@ public sealed class SegmentEvaluator(RollupStore rollups, EventIndexes indexes, 
                 return await EventAsync(er, ctx, ct);
             case GeofenceRule gr:
                 return RoaringBitmap.And(await geofences.InsideAsync(ctx.AppId, gr.FenceId, gr.GroupId, ct), s.Universe);
+            case PredictedRule pr:
+                return await predictions.MembersAsync(ctx.AppId, pr.Model, pr.TopPercent, pr.MinScore, s.Universe, ct);
             case NearRule nr:
                 return RoaringBitmap.And(await geofences.NearAsync(ctx.AppId, nr.Center, nr.Radius, ct), s.Universe);
             default:

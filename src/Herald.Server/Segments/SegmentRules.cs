@@ -16,6 +16,8 @@ public sealed record SegmentRefRule(string Path, long SegmentId) : Rule(Path);
 public sealed record GeofenceRule(string Path, long? FenceId, long? GroupId) : Rule(Path);
 /// <summary>Devices whose last known location is within <see cref="Radius"/> metres of a point.</summary>
 public sealed record NearRule(string Path, Herald.Domain.Geo.GeoPoint Center, double Radius) : Rule(Path);
+/// <summary>Devices in the top N% of a predictive model's scores, and/or scoring at least a minimum.</summary>
+public sealed record PredictedRule(string Path, string Model, double? TopPercent, double? MinScore) : Rule(Path);
 
 /// <summary>
 /// did (or did not) do an event: optional property filters, at least / at most N times, within the
@@ -43,11 +45,11 @@ public static class SegmentRules
         if (++nodes > MaxNodes) { if (nodes == MaxNodes + 1) errors.Add(new(path, $"a rule tree has at most {MaxNodes} nodes")); return null; }
         if (depth > MaxDepth) { errors.Add(new(path, $"rules nest at most {MaxDepth} deep")); return null; }
         if (n.ValueKind != JsonValueKind.Object) { errors.Add(new(path, "must be an object")); return null; }
-        var kinds = new[] { "and", "or", "not", "attribute", "device", "event", "segment", "geofence", "near" }.Where(k => n.TryGetProperty(k, out _)).ToList();
+        var kinds = new[] { "and", "or", "not", "attribute", "device", "event", "segment", "geofence", "near", "predicted" }.Where(k => n.TryGetProperty(k, out _)).ToList();
         if (kinds.Count != 1)
         {
             errors.Add(new(path, kinds.Count == 0
-                ? "must have one of and, or, not, attribute, device, event, segment, geofence, near"
+                ? "must have one of and, or, not, attribute, device, event, segment, geofence, near, predicted"
                 : $"has both {kinds[0]} and {kinds[1]}; a rule is one of them"));
             return null;
         }
@@ -80,6 +82,8 @@ public static class SegmentRules
                 return GeofenceNode(v, $"{path}.geofence", errors);
             case "near":
                 return NearNode(v, $"{path}.near", errors);
+            case "predicted":
+                return PredictedNode(v, path, errors);
             default:
                 return EventNode(n, v, path, errors);
         }
@@ -120,6 +124,32 @@ public static class SegmentRules
         var lon = Number("longitude", -180, 180);
         var radius = Number("radius", 1, MaxNearRadius);
         return lat is null || lon is null || radius is null ? null : new NearRule(path[..^".near".Length], new(lat.Value, lon.Value), radius.Value);
+    }
+
+    private static PredictedRule? PredictedNode(JsonElement v, string path, List<RuleError> errors)
+    {
+        var at = $"{path}.predicted";
+        if (v.ValueKind != JsonValueKind.Object || !v.TryGetProperty("model", out var m) || m.ValueKind != JsonValueKind.String
+            || !Predictions.PredictionKinds.All.Contains(m.GetString()))
+        {
+            errors.Add(new($"{at}.model", $"predicted needs model: one of {string.Join(", ", Predictions.PredictionKinds.All)}"));
+            return null;
+        }
+        double? Number(string name, double min, double max)
+        {
+            if (!v.TryGetProperty(name, out var x)) return null;
+            if (x.ValueKind == JsonValueKind.Number && x.TryGetDouble(out var d) && d >= min && d <= max) return d;
+            errors.Add(new($"{at}.{name}", $"{name} must be a number from {min} to {max}"));
+            return null;
+        }
+        var top = Number("top", 0.01, 100);
+        var min = Number("minScore", 0, 1);
+        if (!v.TryGetProperty("top", out _) && !v.TryGetProperty("minScore", out _))
+        {
+            errors.Add(new(at, "predicted needs top (a percentage, e.g. 20 for the top 20%) or minScore (0 to 1)"));
+            return null;
+        }
+        return new PredictedRule(path, m.GetString()!, top, min);
     }
 
     private static EventRule? EventNode(JsonElement n, JsonElement v, string path, List<RuleError> errors)

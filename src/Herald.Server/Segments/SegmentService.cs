@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 
 namespace Herald.Server.Segments;
 
-public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, Geofences.GeofenceService geofences, RollupStore rollups, MemberDirectory directory,
+public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, Geofences.GeofenceService geofences, Predictions.PredictionService predictions, RollupStore rollups, MemberDirectory directory,
     TimeProvider clock, IOptions<AnalyticsOptions> options, ILogger<SegmentService> logger)
 {
     public const int MaxNameLength = 200;
@@ -47,6 +47,8 @@ public sealed partial class SegmentService(Db db, SegmentEvaluator evaluator, Ge
             if (node is GeofenceRule g && !await geofences.ExistsAsync(appId, g.FenceId, g.GroupId, ct))
                 errors.Add(new(g.FenceId is null ? $"{g.Path}.geofence.group" : $"{g.Path}.geofence.id",
                     g.FenceId is { } f ? $"geofence {f} does not exist" : $"geofence group {g.GroupId} does not exist"));
+            if (node is PredictedRule pr && !await predictions.HasScoresAsync(appId, pr.Model, ct))
+                errors.Add(new($"{pr.Path}.predicted.model", $"the {pr.Model} model has no scores yet; train it with POST /api/v1/predictions/{pr.Model}/train"));
             if (node is SegmentRefRule s)
             {
                 if (s.SegmentId == selfId) errors.Add(new($"{s.Path}.segment", "a segment cannot contain itself"));

@@ -61,6 +61,9 @@ public abstract class HeraldHost : IAsyncLifetime
         _settings["Herald:Fallback:Poll"] = "00:00:00.100";
         // The uninstall sweep pings every device not seen for 30 days; tests that move the clock run it themselves.
         _settings["Herald:Uninstalls:SweepEnabled"] = "false";
+        // Likewise daily exports and model training: a test that moves the clock runs the pass itself.
+        _settings["Herald:Exports:WorkerEnabled"] = "false";
+        _settings["Herald:Predictions:WorkerEnabled"] = "false";
         // Every test signs in from the same in-process address; the per-address limit has its own test on its own node.
         _settings["Herald:Accounts:LoginAttemptsPerMinute"] = "100000";
         Providers = await LoopbackProviders.StartAsync(Clock);
