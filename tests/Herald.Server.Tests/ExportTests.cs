@@ -143,6 +143,38 @@ public abstract class ExportTests(HeraldHost host) : AutomatedCampaignTests(host
         (await app.Rest().GetJson($"/api/v1/exports/scheduled/{id}")).GetProperty("lastStatus").GetString().ShouldBe("ok");
     }
 
+    [Fact]
+    public async Task The_exports_page_downloads_events_and_manages_daily_exports_for_marketers()
+    {
+        var app = await AppWithEventsAsync();
+        var owner = await PanelAccounts.OwnerAsync(Host);
+        var viewer = PanelClient.For(Host);
+        await viewer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Viewer, owner)).Email, PanelAccounts.Password);
+        var marketer = PanelClient.For(Host);
+        await marketer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var url = $"/panel/apps/{app.Id}/exports";
+        (await viewer.GetAsync(url)).Body.ShouldNotContain("Add daily export");
+        (await viewer.GetAsync($"{url}?handler=events&from=2026-11-24")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var csv = await marketer.GetAsync($"{url}?handler=events&from=2026-11-24&names=search");
+        csv.Status.ShouldBe(HttpStatusCode.OK);
+        Rows(csv.Body).Select(r => r[1]).ShouldBe(["search", "search"]);
+        WebUtility.HtmlDecode((await marketer.GetAsync($"{url}?handler=events&from=2026-11-24&names=nope")).Body).ShouldContain("no event named 'nope'");
+
+        var made = WebUtility.HtmlDecode((await marketer.PostFormAsync(url, new Dictionary<string, string>
+        {
+            ["name"] = "Purchases daily", ["kind"] = "events", ["eventNames"] = "purchase", ["folder"] = "finance", ["timeOfDay"] = "03:15",
+        }, $"{url}?handler=create")).Body);
+        made.ShouldContain("“Purchases daily” is written every day at 03:15 (Europe/Istanbul).");
+        var id = (await app.Rest().GetJson("/api/v1/exports/scheduled")).EnumerateArray().Single().GetProperty("id").GetInt64().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        WebUtility.HtmlDecode((await marketer.PostFormAsync(url, new Dictionary<string, string> { ["name"] = "x", ["kind"] = "events", ["folder"] = "../up" }, $"{url}?handler=create")).Body)
+            .ShouldContain("folder must be a relative path");
+        WebUtility.HtmlDecode((await marketer.PostFormAsync(url, new Dictionary<string, string> { ["id"] = id }, $"{url}?handler=run")).Body)
+            .ShouldContain($"Written: app-{app.Id}/finance/purchases-daily-");
+        (await marketer.PostFormAsync(url, new Dictionary<string, string> { ["id"] = id }, $"{url}?handler=delete")).Body.ShouldContain("Scheduled export deleted");
+        (await app.Rest().GetJson("/api/v1/exports/scheduled")).GetArrayLength().ShouldBe(0);
+    }
+
     [Theory]
     [InlineData("""{"name":"x","kind":"events","folder":"../etc"}""", "folder")]
     [InlineData("""{"name":"x","kind":"events","folder":"crm/a b"}""", "folder")]

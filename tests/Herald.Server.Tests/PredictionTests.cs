@@ -93,6 +93,30 @@ public abstract class PredictionTests(HeraldHost host) : AutomatedCampaignTests(
     }
 
     [Fact]
+    public async Task The_predictions_page_shows_each_model_and_marketers_train_them_there()
+    {
+        var (app, _, _) = await HistoryAsync();
+        var owner = await PanelAccounts.OwnerAsync(Host);
+        var viewer = PanelClient.For(Host);
+        await viewer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Viewer, owner)).Email, PanelAccounts.Password);
+        var marketer = PanelClient.For(Host);
+        await marketer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var url = $"/panel/apps/{app.Id}/predictions";
+        var before = (await viewer.GetAsync(url)).Body;
+        before.ShouldContain("not trained");
+        before.ShouldNotContain("Train now");
+        (await viewer.PostFormAsync($"/panel/apps/{app.Id}/segments/edit", new Dictionary<string, string> { ["model"] = "churn" }, $"{url}?handler=train")).Status.ShouldBe(HttpStatusCode.Forbidden);
+
+        var trained = WebUtility.HtmlDecode((await marketer.PostFormAsync(url, new Dictionary<string, string> { ["model"] = "churn" }, $"{url}?handler=train")).Body);
+        trained.ShouldContain("The churn model is trained: AUC");
+        trained.ShouldContain("What raises and lowers the churn score");
+        // Too little history comes back as the page's error with the counts.
+        WebUtility.HtmlDecode((await marketer.PostFormAsync(url, new Dictionary<string, string> { ["model"] = "purchase" }, $"{url}?handler=train")).Body)
+            .ShouldContain("0 of them purchased");
+        (await Host.Services.GetRequiredService<Herald.Server.Accounts.AuditLog>().ReadAsync(null, 1000, Ct)).ShouldContain(e => e.AppId == app.Id && e.Action == "prediction.train");
+    }
+
+    [Fact]
     public async Task Trained_models_are_trained_again_a_day_later_by_the_worker()
     {
         var (app, _, _) = await HistoryAsync();

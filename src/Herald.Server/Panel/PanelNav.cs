@@ -10,6 +10,8 @@ public static class PanelNav
         yield return ("segments", "Segments");
         yield return ("users", "Users & devices");
         yield return ("analytics", "Analytics");
+        yield return ("predictions", "Predictions");
+        yield return ("exports", "Exports");
         yield return ("campaigns", "Campaigns");
         yield return ("widgets", "Widgets");
         yield return ("geofences", "Geofences");

@@ -14,9 +14,14 @@
     attribute: [["eq", "is"], ["ne", "is not"], ["gt", ">"], ["lt", "<"], ["contains", "contains"], ["in", "is one of (comma list)"], ["exists", "is set"], ["notExists", "is not set"], ["withinLastDays", "within last N days"]],
     device: [["eq", "is"], ["ne", "is not"], ["gt", ">"], ["lt", "<"], ["contains", "contains"], ["in", "is one of (comma list)"]],
     event: [["did", "did, in the last N days (blank = ever)"], ["didNot", "did not, in the last N days (blank = ever)"]],
-    segment: [["in", "is a member"]]
+    segment: [["in", "is a member"]],
+    geofence: [["id", "is inside the fence"], ["group", "is inside a fence of the group"]],
+    predicted: [["top", "is in the top N% most likely"], ["minScore", "has a score of at least (0–1)"]]
   };
-  var placeholders = { attribute: "attribute, e.g. city", device: "platform, pushEnabled, appVersion…", event: "event name", segment: "segment id" };
+  var placeholders = {
+    attribute: "attribute, e.g. city", device: "platform, pushEnabled, appVersion…", event: "event name", segment: "segment id",
+    geofence: "fence or group id", predicted: "churn, purchase or optout"
+  };
 
   function el(tag, attrs) {
     var e = document.createElement(tag);
@@ -34,7 +39,7 @@
     c = c || { type: "attribute", field: "", op: "eq", value: "" };
     var row = el("div", { "class": "clause" });
     var type = el("select", { "aria-label": "Condition type" });
-    ["attribute", "device", "event", "segment"].forEach(function (t) { var o = el("option", { value: t }); o.textContent = t; type.appendChild(o); });
+    ["attribute", "device", "event", "segment", "geofence", "predicted"].forEach(function (t) { var o = el("option", { value: t }); o.textContent = t; type.appendChild(o); });
     type.value = c.type;
     var field = el("input", { "aria-label": "Field", "class": "field" });
     var op = el("select", { "aria-label": "Operator" });
@@ -46,8 +51,8 @@
       ops[type.value].forEach(function (p) { var o = el("option", { value: p[0] }); o.textContent = p[1]; op.appendChild(o); });
       field.placeholder = placeholders[type.value];
       if (type.value === "event") field.setAttribute("list", "event-names"); else field.removeAttribute("list");
-      value.placeholder = type.value === "event" ? "days (optional)" : type.value === "segment" ? "" : "value";
-      value.disabled = type.value === "segment";
+      value.placeholder = type.value === "event" ? "days (optional)" : type.value === "predicted" ? "e.g. 20" : /segment|geofence/.test(type.value) ? "" : "value";
+      value.disabled = type.value === "segment" || type.value === "geofence";
     }
     fillOps();
     field.value = c.field; op.value = c.op; value.value = c.value;
@@ -63,6 +68,8 @@
     var type = s[0].value, field = s[1].value.trim(), op = s[2].value, value = s[3].value.trim();
     if (!field) return null;
     if (type === "segment") return { segment: Number(field) };
+    if (type === "geofence") { var g = {}; g[op] = Number(field); return { geofence: g }; }
+    if (type === "predicted") { var p = { model: field }; p[op] = Number(value); return { predicted: p }; }
     if (type === "event") {
       var r = { event: field };
       if (op === "didNot") r.did = false;
@@ -100,6 +107,11 @@
         rows.push({ type: "event", field: r.event, op: r.did === false ? "didNot" : "did", value: r.withinLastDays ? String(r.withinLastDays) : "" });
       } else if (r.segment) {
         rows.push({ type: "segment", field: String(r.segment), op: "in", value: "" });
+      } else if (r.geofence && (r.geofence.id || r.geofence.group)) {
+        rows.push({ type: "geofence", field: String(r.geofence.id || r.geofence.group), op: r.geofence.id ? "id" : "group", value: "" });
+      } else if (r.predicted && (r.predicted.top === undefined) !== (r.predicted.minScore === undefined)) {
+        var k = r.predicted.top !== undefined ? "top" : "minScore";
+        rows.push({ type: "predicted", field: r.predicted.model, op: k, value: String(r.predicted[k]) });
       } else return false;
     }
     combine.value = key;
