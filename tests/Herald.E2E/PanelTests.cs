@@ -102,6 +102,42 @@ public sealed class PanelTests(E2EHost host)
     }
 
     [Fact]
+    public async Task A_marketer_trains_the_churn_model_and_targets_the_likeliest_half_in_the_segment_builder()
+    {
+        var app = await host.NewAppAsync();
+        using var sdk = host.Client(app.SdkKey);
+        var ct = TestContext.Current.CancellationToken;
+        // 60 people visiting every few days and still visiting, 60 who came twice six weeks ago.
+        var now = host.Clock.GetUtcNow();
+        for (var i = 0; i < 120; i++)
+        {
+            using var reg = await sdk.PostAsJsonAsync("/sdk/v1/devices", new { platform = "android", pushToken = $"t-{i}", pushEnabled = true }, ct);
+            var id = (await reg.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>(ct)).GetProperty("installationId").GetString();
+            int[] daysAgo = i % 2 == 0 ? [36, 32, 28, 24, 21, 18, 15, 10, 5, 1] : [41, 39];
+            var events = daysAgo.Select(d => new { messageId = Guid.NewGuid().ToString(), name = "app_open", timestamp = now.AddDays(-d) }).ToArray();
+            (await sdk.PostAsJsonAsync("/sdk/v1/events", new { installationId = id, events }, ct)).EnsureSuccessStatusCode();
+        }
+        var owner = await OwnerAsync();
+        var page = await _panel.SignedInAsync(await _panel.MemberAsync(app.Id, Roles.Marketer, owner));
+        await page.GotoAsync($"/panel/apps/{app.Id}/predictions");
+        await page.Locator("#model-churn button").ClickAsync();
+        await Assertions.Expect(page.Locator("#model-churn")).ToContainTextAsync("AUC on");
+        await Assertions.Expect(page.Locator("#model-churn svg.weights rect")).ToHaveCountAsync(9);
+        await ShotAsync(page, "predictions");
+
+        await page.GotoAsync($"/panel/apps/{app.Id}/segments/edit");
+        await page.ClickAsync("#add-clause");
+        var row = page.Locator("#clauses .clause").Last;
+        await row.Locator("select[aria-label='Condition type']").SelectOptionAsync("predicted");
+        await row.Locator("input.field").FillAsync("churn");
+        await row.Locator("select[aria-label='Operator']").SelectOptionAsync("top");
+        await row.Locator("input.value").FillAsync("50");
+        await Assertions.Expect(page.Locator("#preview-size")).ToHaveTextAsync("60");
+        await ShotAsync(page, "segment-predicted");
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task An_expired_password_must_be_changed_at_sign_in()
     {
         var owner = await OwnerAsync();

@@ -40,7 +40,7 @@ public sealed class PredictionsModel(AccountService accounts, PredictionService 
     public static string WeightsSvg(PredictionView v)
     {
         if (v.Weights is not { Count: > 0 } w) return "";
-        const double Width = 460, Row = 22, Label = 130, Mid = Label + (Width - Label) / 2;
+        const double Width = 330, Row = 20, Label = 105, Mid = Label + (Width - Label) / 2;
         var max = Math.Max(1e-9, w.Values.Max(Math.Abs));
         var svg = new StringBuilder();
         svg.Append(Inv, $"<svg class=\"chart weights\" viewBox=\"0 0 {Width} {w.Count * Row + 8}\" role=\"img\" aria-label=\"What raises and lowers the {v.Model} score\">");
@@ -51,7 +51,7 @@ public sealed class PredictionsModel(AccountService accounts, PredictionService 
             var y = 4 + i++ * Row;
             var len = Math.Abs(weight) / max * ((Width - Label) / 2 - 6);
             var x = weight >= 0 ? Mid : Mid - len;
-            svg.Append(Inv, $"<text x=\"4\" y=\"{y + 15}\" font-size=\"12\">{HtmlEncoder.Default.Encode(name.Replace('_', ' '))}</text>");
+            svg.Append(Inv, $"<text x=\"4\" y=\"{y + 15}\" font-size=\"11\">{HtmlEncoder.Default.Encode(name.Replace('_', ' '))}</text>");
             svg.Append(Inv, $"<rect x=\"{x:0.#}\" y=\"{y + 3}\" width=\"{Math.Max(1, len):0.#}\" height=\"14\" fill=\"{(weight >= 0 ? "#d93025" : "#188038")}\"><title>{weight.ToString("0.###", Inv)}</title></rect>");
         }
         svg.Append("</svg>");
