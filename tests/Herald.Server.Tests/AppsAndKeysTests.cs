@@ -70,6 +70,44 @@ public abstract class AppsAndKeysTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Provider_credentials_and_vapid_keys_are_encrypted_at_rest_and_older_plain_rows_are_encrypted_at_start()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var app = await host.NewAppAsync();
+        var rest = app.Rest();
+        (await rest.PutAsJsonAsync("/api/v1/app/credentials/smtp", new { host = "smtp.example.com", port = 587, from = "news@example.com", username = "u", password = "hunter2-very-secret" }, ct))
+            .EnsureSuccessStatusCode();
+        var db = host.Services.GetRequiredService<Herald.Server.Storage.Db>();
+        async Task<(string Credentials, string Vapid)> RawAsync()
+        {
+            await using var conn = await db.OpenAsync(ct);
+            return await Dapper.SqlMapper.QuerySingleAsync<(string, string)>(conn, "SELECT credentials, vapid_private_key FROM apps WHERE id = @id", new { id = app.Id });
+        }
+        var (credentials, vapid) = await RawAsync();
+        credentials.ShouldStartWith("enc:v1:");
+        credentials.ShouldNotContain("hunter2");
+        credentials.ShouldNotContain("smtp.example.com");
+        vapid.ShouldStartWith("enc:v1:");
+        (await rest.GetStringAsync("/api/v1/app", ct)).ShouldContain("smtp.example.com"); // the masked view still reads it
+
+        // A value is bound to its row: another app's row does not open with it.
+        var box = host.Services.GetRequiredService<Herald.Server.Apps.SecretBox>();
+        box.Unprotect(credentials, Herald.Server.Apps.AppService.CredentialsContext(app.Id)).ShouldContain("hunter2-very-secret");
+        Should.Throw<System.Security.Cryptography.CryptographicException>(() => box.Unprotect(credentials, Herald.Server.Apps.AppService.CredentialsContext(app.Id + 1)))
+            .Message.ShouldContain("Herald:Security:MasterKey");
+
+        // A row as an older Herald wrote it (plain JSON) still works, and is encrypted at the next start.
+        await using (var conn = await db.OpenAsync(ct))
+            await Dapper.SqlMapper.ExecuteAsync(conn, "UPDATE apps SET credentials = @c WHERE id = @id",
+                new { id = app.Id, c = """{"smtp":{"host":"legacy.example.com","port":25,"from":"old@example.com","username":"u","password":"plain-old-secret","startTls":false}}""" });
+        (await rest.GetStringAsync("/api/v1/app", ct)).ShouldContain("legacy.example.com");
+        (await host.Services.GetRequiredService<Herald.Server.Apps.AppService>().EncryptStoredSecretsAsync(ct)).ShouldBeGreaterThanOrEqualTo(1);
+        (await RawAsync()).Credentials.ShouldStartWith("enc:v1:");
+        (await RawAsync()).Credentials.ShouldNotContain("plain-old-secret");
+        (await rest.GetStringAsync("/api/v1/app", ct)).ShouldContain("legacy.example.com");
+    }
+
+    [Fact]
     public async Task Settings_change_and_credentials_are_never_echoed()
     {
         var app = await host.NewAppAsync();

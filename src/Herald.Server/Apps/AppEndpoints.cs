@@ -10,6 +10,8 @@ public static class AppEndpoints
     {
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<AdminKeys>();
+        builder.Services.AddOptions<SecurityOptions>().Bind(builder.Configuration.GetSection(SecurityOptions.Section));
+        builder.Services.AddSingleton<SecretBox>();
         builder.Services.AddSingleton<AppService>();
         return builder;
     }

@@ -9,7 +9,7 @@ using Herald.Server.Storage;
 
 namespace Herald.Server.Apps;
 
-public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
+public sealed class AppService(Db db, ApiKeys keys, SecretBox secrets, TimeProvider clock)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     public const int MaxNameLength = 200;
@@ -27,8 +27,11 @@ public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
         var id = await conn.ExecuteScalarAsync<long>(
             """
             INSERT INTO apps (name, category, timezone, vapid_public_key, vapid_private_key, created_at)
-            VALUES (@name, @category, @timezone, @vapidPublic, @vapidPrivate, @now) RETURNING id
-            """, new { name, category, timezone, vapidPublic, vapidPrivate, now }, tx);
+            VALUES (@name, @category, @timezone, @vapidPublic, '', @now) RETURNING id
+            """, new { name, category, timezone, vapidPublic, now }, tx);
+        // Encrypted with the new row's id as associated data, so it is set once the id is known.
+        await conn.ExecuteAsync("UPDATE apps SET vapid_private_key = @key, credentials = @credentials WHERE id = @id",
+            new { id, key = secrets.Protect(vapidPrivate, VapidContext(id)), credentials = secrets.Protect("{}", CredentialsContext(id)) }, tx);
         // A new app has no events, so its (empty) rollups are current in its timezone from the start;
         // the first merge then never has to rebuild from the events table while later events are in flight.
         await conn.ExecuteAsync("INSERT INTO analytics_state (app_id, timezone, rebuilt_at) VALUES (@id, @timezone, @now)", new { id, timezone, now }, tx);
@@ -85,9 +88,9 @@ public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
         await using var tx = await conn.BeginTransactionAsync(ct);
         var raw = await conn.ExecuteScalarAsync<string?>("SELECT credentials FROM apps WHERE id = @appId", new { appId }, tx)
             ?? throw ProblemException.NotFound($"App {appId}");
-        var all = JsonNode.Parse(raw)!.AsObject();
+        var all = JsonNode.Parse(secrets.Unprotect(raw, CredentialsContext(appId)))!.AsObject();
         all[channel] = stored;
-        await conn.ExecuteAsync("UPDATE apps SET credentials = @c WHERE id = @appId", new { appId, c = all.ToJsonString() }, tx);
+        await conn.ExecuteAsync("UPDATE apps SET credentials = @c WHERE id = @appId", new { appId, c = secrets.Protect(all.ToJsonString(), CredentialsContext(appId)) }, tx);
         await tx.CommitAsync(ct);
         return (await GetAsync(appId, ct))!;
     }
@@ -97,7 +100,34 @@ public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
     {
         await using var conn = await db.OpenAsync(ct);
         var raw = await conn.ExecuteScalarAsync<string?>("SELECT credentials FROM apps WHERE id = @appId", new { appId });
-        return raw is null ? null : JsonNode.Parse(raw)?[channel]?.AsObject();
+        return raw is null ? null : JsonNode.Parse(secrets.Unprotect(raw, CredentialsContext(appId)))?[channel]?.AsObject();
+    }
+
+    public static string CredentialsContext(long appId) => $"apps.credentials:{appId}";
+    public static string VapidContext(long appId) => $"apps.vapid_private_key:{appId}";
+
+    /// <summary>
+    /// Encrypts what an older Herald stored in plain text (credentials, VAPID private keys); run at
+    /// start-up after the migrations. Values already encrypted are left alone.
+    /// </summary>
+    public async Task<int> EncryptStoredSecretsAsync(CancellationToken ct)
+    {
+        await using var conn = await db.OpenAsync(ct);
+        var rows = (await conn.QueryAsync<(long Id, string Credentials, string VapidPrivateKey)>(
+            "SELECT id, credentials, vapid_private_key FROM apps")).ToList();
+        var changed = 0;
+        foreach (var (id, credentials, vapid) in rows)
+        {
+            if (SecretBox.IsProtected(credentials) && SecretBox.IsProtected(vapid)) continue;
+            await conn.ExecuteAsync("UPDATE apps SET credentials = @c, vapid_private_key = @v WHERE id = @id", new
+            {
+                id,
+                c = SecretBox.IsProtected(credentials) ? credentials : secrets.Protect(credentials, CredentialsContext(id)),
+                v = SecretBox.IsProtected(vapid) || vapid.Length == 0 ? vapid : secrets.Protect(vapid, VapidContext(id)),
+            });
+            changed++;
+        }
+        return changed;
     }
 
     public async Task<CreatedKey> CreateKeyAsync(long appId, CreateKeyRequest request, CancellationToken ct)
@@ -202,10 +232,10 @@ public sealed class AppService(Db db, ApiKeys keys, TimeProvider clock)
         return l;
     }
 
-    private static AppView ToView(AppRow r) => new(
+    private AppView ToView(AppRow r) => new(
         r.Id, r.Name, r.Category, r.Timezone,
         JsonSerializer.Deserialize<AppLimits>(r.Settings, Json) ?? new AppLimits(),
-        r.VapidPublicKey, ChannelCredentials.Mask(r.Credentials), r.CreatedAt);
+        r.VapidPublicKey, ChannelCredentials.Mask(secrets.Unprotect(r.Credentials, CredentialsContext(r.Id))), r.CreatedAt);
 
     private sealed record AppRow(long Id, string Name, string Category, string Timezone, string Settings, string Credentials, string VapidPublicKey, long CreatedAt);
 }

@@ -62,11 +62,14 @@ public sealed partial class GatewayRegistry : IDisposable
 
     private sealed record Entry(string Fingerprint, object Gateway);
 
+    private readonly Apps.SecretBox _secrets;
+
     private sealed record AppRow(string Credentials, string Settings, string VapidPublicKey, string VapidPrivateKey);
 
-    public GatewayRegistry(Db db, IOptions<GatewayOptions> options, TimeProvider clock, ILogger<GatewayRegistry> logger)
+    public GatewayRegistry(Db db, IOptions<GatewayOptions> options, Apps.SecretBox secrets, TimeProvider clock, ILogger<GatewayRegistry> logger)
     {
         _db = db;
+        _secrets = secrets;
         _options = options.Value;
         _clock = clock;
         _logger = logger;
@@ -206,6 +209,11 @@ public sealed partial class GatewayRegistry : IDisposable
         var row = await conn.QueryFirstOrDefaultAsync<AppRow>(
             "SELECT credentials AS Credentials, settings AS Settings, vapid_public_key AS VapidPublicKey, vapid_private_key AS VapidPrivateKey FROM apps WHERE id = @appId",
             new { appId }) ?? throw ProblemException.NotFound($"App {appId}");
+        row = row with
+        {
+            Credentials = _secrets.Unprotect(row.Credentials, Apps.AppService.CredentialsContext(appId)),
+            VapidPrivateKey = _secrets.Unprotect(row.VapidPrivateKey, Apps.AppService.VapidContext(appId)),
+        };
         return (row, JsonNode.Parse(row.Credentials) as JsonObject ?? []);
     }
 

@@ -21,6 +21,7 @@ public sealed class Bootstrap(Migrator migrator, Db db, AppService apps, AdminKe
     public async Task StartAsync(CancellationToken ct)
     {
         await migrator.MigrateAsync(ct);
+        await apps.EncryptStoredSecretsAsync(ct);
         if (!demo.Value.CreateOnFirstStart) return;
         await using var conn = await db.OpenAsync(ct);
         if (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM apps") > 0) return;
