@@ -12,6 +12,37 @@ public sealed class WebSdkTests(E2EHost host)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task Checking_the_location_reports_entering_and_leaving_a_geofence_and_keeps_the_position()
+    {
+        await using var site = await StartAsync(host);
+        using (var g = await site.Rest.PostAsJsonAsync("/api/v1/geofences/groups", new { name = "Stores" }, Ct))
+        {
+            var group = (await g.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetInt64();
+            (await site.Rest.PostAsJsonAsync("/api/v1/geofences", new { name = "Kadıköy store", groupId = group, circle = new { latitude = 40.9903, longitude = 29.0230, radius = 200 } }, Ct))
+                .EnsureSuccessStatusCode();
+        }
+        await site.Context.GrantPermissionsAsync(["geolocation"], new() { Origin = site.Origin });
+        await site.Context.SetGeolocationAsync(new() { Latitude = 40.9905f, Longitude = 29.0232f });
+        var page = await site.OpenAsync("home");
+        var installationId = await InstallationIdAsync(page);
+
+        var inside = await page.EvaluateAsync<JsonElement>("() => herald.checkLocation()");
+        inside.GetProperty("inside").GetArrayLength().ShouldBe(1, inside.ToString());
+        (await page.EvaluateAsync<JsonElement>("() => herald.checkLocation()")).GetProperty("inside").GetArrayLength().ShouldBe(1); // still inside: no second enter
+        await site.Context.SetGeolocationAsync(new() { Latitude = 41.0766f, Longitude = 29.0136f });
+        (await page.EvaluateAsync<JsonElement>("() => herald.checkLocation()")).GetProperty("inside").GetArrayLength().ShouldBe(0);
+
+        var events = await site.DeviceEventsAsync(installationId, "geofence_enter", "geofence_exit");
+        var enter = Named(events, "geofence_enter").Single().GetProperty("attributes");
+        enter.GetProperty("geofence_name").GetString().ShouldBe("Kadıköy store");
+        Named(events, "geofence_exit").Single().GetProperty("attributes").GetProperty("geofence_id").GetInt64().ShouldBe(enter.GetProperty("geofence_id").GetInt64());
+        var device = await site.Rest.GetFromJsonAsync<JsonElement>($"/api/v1/devices/{installationId}", Ct);
+        device.GetProperty("latitude").GetDouble().ShouldBe(41.0766, 0.0001);
+        var fence = (await site.Rest.GetFromJsonAsync<JsonElement>("/api/v1/geofences", Ct))[0];
+        fence.GetProperty("devicesInside").GetInt64().ShouldBe(0); // it left again
+    }
+
+    [Fact]
     public async Task Anonymous_visits_land_with_the_browser_id_which_survives_a_reload_and_keep_their_utm()
     {
         await using var site = await StartAsync(host);

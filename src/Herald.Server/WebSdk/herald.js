@@ -495,8 +495,40 @@
     track('widget_shown', { widget_id: w.id, url: location.href });
   }
 
+  // Geofences: a browser watches no regions by itself, so the page checks when it wants to (a store
+  // locator, a check-in button, a timer). The position goes to Herald, which keeps it as the
+  // device's location and answers the fences containing it; the fences entered and left since the
+  // last check are tracked as geofence_enter / geofence_exit (their campaigns and segments follow).
+  function currentPosition() {
+    return new Promise(function (resolve, reject) {
+      if (!global.navigator.geolocation) { reject(new Error('geolocation is not available')); return; }
+      global.navigator.geolocation.getCurrentPosition(resolve, reject, { maximumAge: 0, timeout: 15000 });
+    });
+  }
+
+  function checkLocation(position) {
+    return (position ? Promise.resolve(position) : currentPosition()).then(function (p) {
+      var c = p.coords || p;
+      return ready.then(function () { return ensureDevice(anonymousId()); }).then(function (installationId) {
+        return call('POST', '/sdk/v1/geofences/nearby', { installationId: installationId, latitude: c.latitude, longitude: c.longitude });
+      }).then(function (r) {
+        var before = get('geofencesInside', []);
+        var now = r.inside || [];
+        var names = {};
+        (r.fences || []).forEach(function (f) { names[f.id] = f.name; });
+        now.filter(function (id) { return before.indexOf(id) < 0; })
+          .forEach(function (id) { track('geofence_enter', { geofence_id: id, geofence_name: names[id] }); });
+        before.filter(function (id) { return now.indexOf(id) < 0; })
+          .forEach(function (id) { track('geofence_exit', { geofence_id: id }); });
+        put('geofencesInside', now);
+        flush();
+        return { inside: now, fences: r.fences || [] };
+      });
+    });
+  }
+
   global.herald = {
-    init: init, track: track, page: page, identify: identify, reset: reset, flush: flush,
+    init: init, track: track, page: page, identify: identify, reset: reset, flush: flush, checkLocation: checkLocation,
     subscribe: subscribe, unsubscribe: unsubscribe, showOptInPrompt: function () { return ready.then(showPrompt); },
     ready: function () { return ready; },
     get anonymousId() { return get('anonymousId', null); },
