@@ -16,6 +16,7 @@ public sealed class DemoOptions
 /// installation — an admin key and a demo app whose keys are printed once.
 /// </summary>
 public sealed class Bootstrap(Migrator migrator, Db db, AppService apps, AdminKeys adminKeys,
+    Catalog.CatalogService catalog, Geofences.GeofenceService geofences,
     Microsoft.Extensions.Options.IOptions<DemoOptions> demo) : IHostedService
 {
     public async Task StartAsync(CancellationToken ct)
@@ -26,7 +27,8 @@ public sealed class Bootstrap(Migrator migrator, Db db, AppService apps, AdminKe
         await using var conn = await db.OpenAsync(ct);
         if (await conn.ExecuteScalarAsync<long>("SELECT count(*) FROM apps") > 0) return;
         var admin = await adminKeys.CreateAsync(ct);
-        var created = await apps.CreateAsync(new CreateAppRequest("Demo app", "general", "UTC"), ct);
+        var created = await apps.CreateAsync(new CreateAppRequest("Demo app", "ecommerce", "UTC"), ct);
+        await SeedAsync(created.App.Id, ct);
         Console.WriteLine($"""
 
             ================= Herald is ready =================
@@ -38,6 +40,20 @@ public sealed class Bootstrap(Migrator migrator, Db db, AppService apps, AdminKe
             ====================================================
 
             """);
+    }
+
+    /// <summary>A little to look at in the demo app: a catalog to name in messages and two stores to fence.</summary>
+    private async Task SeedAsync(long appId, CancellationToken ct)
+    {
+        await catalog.UpsertAsync(appId, new Catalog.CatalogUpsert(
+        [
+            new Catalog.CatalogItem { Id = "T-42", Name = "Trail runner", Price = 1499.9, Currency = "TRY", Category = "shoes", InStock = true, Url = "https://shop.example/p/t42" },
+            new Catalog.CatalogItem { Id = "S-1", Name = "Wool socks", Price = 120, Currency = "TRY", Category = "socks", InStock = true, Url = "https://shop.example/p/s1" },
+            new Catalog.CatalogItem { Id = "J-7", Name = "Rain jacket", Price = 2899, Currency = "TRY", Category = "jackets", InStock = false, Url = "https://shop.example/p/j7" },
+        ]), ct);
+        var stores = await geofences.CreateGroupAsync(appId, new Geofences.GeofenceGroupRequest("Stores"), ct);
+        await geofences.CreateAsync(appId, new Geofences.GeofenceRequest { Name = "Kadıköy store", GroupId = stores.Id, Circle = new(40.9903, 29.0230, 150) }, ct);
+        await geofences.CreateAsync(appId, new Geofences.GeofenceRequest { Name = "Beşiktaş store", GroupId = stores.Id, Circle = new(41.0429, 29.0075, 150) }, ct);
     }
 
     public Task StopAsync(CancellationToken ct) => Task.CompletedTask;
