@@ -14,9 +14,11 @@ switch (name)
         return await Herald.Bench.CampaignBench.RunAsync(rest);
     case "realtime":
         return await Herald.Bench.RealtimeBench.RunAsync(rest);
+    case "export":
+        return await Herald.Bench.ExportBench.RunAsync(rest);
     case "gateway":
         return await Herald.Bench.GatewayBench.RunAsync(rest);
     default:
-        Console.Error.WriteLine("usage: herald-bench ingest|analytics|analytics-db|gateway [options]");
+        Console.Error.WriteLine("usage: herald-bench ingest|analytics|analytics-db|campaign|realtime|gateway|export [options]");
         return 2;
 }
