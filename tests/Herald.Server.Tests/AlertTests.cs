@@ -248,6 +248,26 @@ public abstract class AlertTests(HeraldHost host)
     }
 
     [Fact]
+    public async Task Two_nodes_each_below_the_minimum_together_cross_it_and_open_one_incident()
+    {
+        var app = await host.NewAppAsync();
+        await using var second = host.NewNode();
+        var monitors = new[] { host.Services.GetRequiredService<AlertMonitor>(), second.Services.GetRequiredService<AlertMonitor>() };
+        // 30 sends on each node, 9 failing (30%): each node alone is under the 50-send minimum.
+        List<Herald.Server.Campaigns.DeliveryRecord> Half(int offset) => [.. Enumerable.Range(offset, 30).Select(i => new Herald.Server.Campaigns.DeliveryRecord(
+            app.Id, 4242, i, i, null, "fcm", i % 10 < 3 ? Herald.Server.Campaigns.DeliveryStates.Failed : Herald.Server.Campaigns.DeliveryStates.Sent,
+            i % 10 < 3 ? "invalid: bad payload" : null, i % 10 < 3 ? Herald.Gateways.OutcomeKind.Invalid : Herald.Gateways.OutcomeKind.Delivered))];
+        await monitors[0].OnRecordedAsync(Half(0), Ct);
+        (await app.Rest().GetJson("/api/v1/alerts")).GetArrayLength().ShouldBe(0);
+        await monitors[1].OnRecordedAsync(Half(30), Ct);
+        var incident = (await app.Rest().GetJson("/api/v1/alerts")).EnumerateArray().Single();
+        incident.GetProperty("kind").GetString().ShouldBe(AlertKinds.CampaignFailureRate);
+        incident.GetProperty("failed").GetInt64().ShouldBe(18);
+        incident.GetProperty("total").GetInt64().ShouldBe(60);
+        incident.ToString().ShouldContain("invalid: bad payload");
+    }
+
+    [Fact]
     public async Task Two_nodes_crossing_the_same_threshold_open_one_incident()
     {
         var app = await host.NewAppAsync();

@@ -73,7 +73,7 @@ public sealed partial class AlertNotifier(Db db, AlertService alerts, AlertMonit
     public async Task RunOnceAsync(CancellationToken ct)
     {
         await alerts.ResolveQuietAsync(ct);
-        monitor.Forget();
+        await monitor.ForgetAsync(ct);
         for (var ids = await ClaimAsync(ct); ids.Count > 0; ids = await ClaimAsync(ct))
             foreach (var id in ids)
                 await NotifyAsync(id, ct);
