@@ -24,12 +24,9 @@ public static class AnalyticsDbBench
     public static async Task<int> RunAsync(string[] args)
     {
         int devices = Stats.Arg(args, "--devices", 1_000_000), events = Stats.Arg(args, "--events", 10_000_000);
-        await using var cluster = await PostgresCluster.StartAsync(durable: true, "HERALD_BENCH_PG");
-        var cs = await cluster.CreateDatabaseAsync($"herald_bench_{Guid.NewGuid():N}");
         var clock = TimeProvider.System;
-        var storage = Options.Create(new StorageOptions { Provider = StorageProvider.Postgres, ConnectionString = cs });
-        await using var db = new Db(storage);
-        await new Migrator(db, clock, NullLogger<Migrator>.Instance).MigrateAsync();
+        await using var bench = await BenchDatabase.CreateAsync(clock);
+        var db = bench.Db;
         var analyticsOptions = Options.Create(new AnalyticsOptions { ProfileSnapshotTtl = TimeSpan.FromHours(1) });
         var rollups = new RollupStore(db, clock, analyticsOptions, NullLogger<RollupStore>.Instance);
         var indexes = new EventIndexes(db, rollups, analyticsOptions);
@@ -37,27 +34,11 @@ public static class AnalyticsDbBench
         var evaluator = new SegmentEvaluator(rollups, indexes, new ProfileSnapshots(db, clock, analyticsOptions), new Herald.Server.Geofences.GeofenceService(db, Options.Create(new Herald.Server.Geofences.GeofenceOptions()), clock), new Herald.Server.Predictions.PredictionService(db, Options.Create(new Herald.Server.Predictions.PredictionOptions()), clock), clock);
 
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        long appId;
+        var appId = bench.AppId;
         await using (var conn = (NpgsqlConnection)await db.OpenAsync())
         {
-            appId = await conn.ExecuteScalarAsync<long>("INSERT INTO apps (name, timezone, vapid_public_key, vapid_private_key, created_at) VALUES ('bench', 'UTC', 'x', 'x', 0) RETURNING id");
             var sw = Stopwatch.StartNew();
-            await using (var copy = await conn.BeginBinaryImportAsync("COPY devices (app_id, ordinal, installation_id, platform, push_enabled, created_at, updated_at, last_seen_at) FROM STDIN (FORMAT BINARY)"))
-            {
-                for (var d = 0; d < devices; d++)
-                {
-                    await copy.StartRowAsync();
-                    await copy.WriteAsync(appId, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(d, NpgsqlDbType.Integer);
-                    await copy.WriteAsync($"i-{d}", NpgsqlDbType.Text);
-                    await copy.WriteAsync(d % 3 == 0 ? "ios" : d % 3 == 1 ? "android" : "web", NpgsqlDbType.Text);
-                    await copy.WriteAsync(d % 4 != 0, NpgsqlDbType.Boolean);
-                    await copy.WriteAsync(0L, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(0L, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(now, NpgsqlDbType.Bigint);
-                }
-                await copy.CompleteAsync();
-            }
+            await bench.CopyDevicesAsync(conn, devices, now, d => $"i-{d}", d => d % 3 == 0 ? "ios" : d % 3 == 1 ? "android" : "web", d => d % 4 != 0);
             var rng = new Random(42);
             var cumulative = new double[Names];
             double sum = 0;

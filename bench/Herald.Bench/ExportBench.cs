@@ -2,10 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using Dapper;
 using Herald.Server.Exports;
-using Herald.Server.Storage;
-using Herald.Sim.Local;
-using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -21,32 +17,14 @@ public static class ExportBench
     public static async Task<int> RunAsync(string[] args)
     {
         int devices = Stats.Arg(args, "--devices", 200_000), events = Stats.Arg(args, "--events", 2_000_000), rounds = Stats.Arg(args, "--rounds", 3);
-        await using var cluster = await PostgresCluster.StartAsync(durable: true, "HERALD_BENCH_PG");
-        var cs = await cluster.CreateDatabaseAsync($"herald_bench_{Guid.NewGuid():N}");
         var clock = TimeProvider.System;
-        await using var db = new Db(Options.Create(new StorageOptions { Provider = StorageProvider.Postgres, ConnectionString = cs }));
-        await new Migrator(db, clock, NullLogger<Migrator>.Instance).MigrateAsync();
+        await using var bench = await BenchDatabase.CreateAsync(clock);
+        var db = bench.Db;
+        var appId = bench.AppId;
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        long appId;
         await using (var conn = (NpgsqlConnection)await db.OpenAsync())
         {
-            appId = await conn.ExecuteScalarAsync<long>("INSERT INTO apps (name, timezone, vapid_public_key, vapid_private_key, created_at) VALUES ('bench', 'UTC', 'x', 'x', 0) RETURNING id");
-            await using (var copy = await conn.BeginBinaryImportAsync("COPY devices (app_id, ordinal, installation_id, platform, push_enabled, created_at, updated_at, last_seen_at) FROM STDIN (FORMAT BINARY)"))
-            {
-                for (var d = 0; d < devices; d++)
-                {
-                    await copy.StartRowAsync();
-                    await copy.WriteAsync(appId, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(d, NpgsqlDbType.Integer);
-                    await copy.WriteAsync($"installation-{d:D8}", NpgsqlDbType.Text);
-                    await copy.WriteAsync(d % 2 == 0 ? "ios" : "android", NpgsqlDbType.Text);
-                    await copy.WriteAsync(true, NpgsqlDbType.Boolean);
-                    await copy.WriteAsync(0L, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(0L, NpgsqlDbType.Bigint);
-                    await copy.WriteAsync(now, NpgsqlDbType.Bigint);
-                }
-                await copy.CompleteAsync();
-            }
+            await bench.CopyDevicesAsync(conn, devices, now, d => $"installation-{d:D8}", d => d % 2 == 0 ? "ios" : "android", _ => true);
             var rng = new Random(42);
             await using (var copy = await conn.BeginBinaryImportAsync("COPY events (app_id, message_id, name, device_ordinal, occurred_at, received_at, properties, revenue, currency) FROM STDIN (FORMAT BINARY)"))
             {
