@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Herald.E2E.Support.SdkSite;
 
@@ -38,6 +39,8 @@ public sealed class WebSdkTests(E2EHost host)
         Named(events, "geofence_exit").Single().GetProperty("attributes").GetProperty("geofence_id").GetInt64().ShouldBe(enter.GetProperty("geofence_id").GetInt64());
         var device = await site.Rest.GetFromJsonAsync<JsonElement>($"/api/v1/devices/{installationId}", Ct);
         device.GetProperty("latitude").GetDouble().ShouldBe(41.0766, 0.0001);
+        // The fence state follows the stored events once the post-commit observers have seen them.
+        await host.Services.GetRequiredService<Herald.Server.Ingest.ObserverPump>().CaughtUpAsync(Ct);
         var fence = (await site.Rest.GetFromJsonAsync<JsonElement>("/api/v1/geofences", Ct))[0];
         fence.GetProperty("devicesInside").GetInt64().ShouldBe(0); // it left again
     }
