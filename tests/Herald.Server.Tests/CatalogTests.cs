@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text;
 using System.Text.Json;
 using Herald.Server.Automation;
 using Herald.Sim.Providers;
@@ -125,6 +126,41 @@ public abstract class CatalogTests(HeraldHost host) : AutomatedCampaignTests(hos
         reasons.ShouldContainKeyAndValue("missing value 'item.colour' used in content.body", 1);
         reasons.ShouldContainKeyAndValue("catalog item 'NOPE' not found", 1);
         P.Fcm.Received.Count(r => r.Token == tokens[1] || r.Token == tokens[2]).ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task The_catalog_page_lists_items_and_marketers_upload_a_csv_whose_bad_line_is_named()
+    {
+        var app = await Host.NewAppAsync();
+        var owner = await PanelAccounts.OwnerAsync(Host);
+        var viewer = PanelClient.For(Host);
+        await viewer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Viewer, owner)).Email, PanelAccounts.Password);
+        var marketer = PanelClient.For(Host);
+        await marketer.LoginAsync((await PanelAccounts.MemberAsync(Host, app.Id, Herald.Server.Accounts.Roles.Marketer, owner)).Email, PanelAccounts.Password);
+        var url = $"/panel/apps/{app.Id}/catalog";
+        (await viewer.GetAsync(url)).Body.ShouldContain("No items yet.");
+        (await viewer.GetAsync(url)).Body.ShouldNotContain("catalog-upload");
+
+        var csv = Encoding.UTF8.GetBytes("id,name,price,currency,inStock,colour\r\nT-42,\"Trail runner, red\",1499.9,TRY,yes,kırmızı\r\nS-1,Wool socks,120,TRY,no,\r\n");
+        var uploaded = WebUtility.HtmlDecode((await marketer.PostFileAsync(url, $"{url}?handler=upload", "file", "shop.csv", csv)).Body);
+        uploaded.ShouldContain("2 items saved from shop.csv.");
+        var t42 = await app.Rest().GetJson("/api/v1/catalog/items/T-42");
+        t42.GetProperty("name").GetString().ShouldBe("Trail runner, red");
+        t42.GetProperty("inStock").GetBoolean().ShouldBeTrue();
+        t42.GetProperty("attributes").GetProperty("colour").GetString().ShouldBe("kırmızı");
+        (await app.Rest().GetJson("/api/v1/catalog/items/S-1")).GetProperty("attributes").EnumerateObject().ShouldBeEmpty(); // an empty cell is no attribute
+        WebUtility.HtmlDecode((await viewer.GetAsync(url)).Body).ShouldContain("Trail runner, red");
+
+        var bad = Encoding.UTF8.GetBytes("id,name,currency\nA-1,Hat,TRY\nA-2,Scarf,lira\n");
+        WebUtility.HtmlDecode((await marketer.PostFileAsync(url, $"{url}?handler=upload", "file", "bad.csv", bad)).Body)
+            .ShouldContain("line 3: currency must be a 3-letter ISO 4217 code");
+        await (await app.Rest().GetAsync("/api/v1/catalog/items/A-1", Ct)).ShouldBeProblem(HttpStatusCode.NotFound); // the refused thousand is not kept
+
+        var general = await Host.NewAppAsync();
+        using (var patch = await general.Rest().PatchAsJsonAsync("/api/v1/app", new { category = "general" }, Ct)) patch.EnsureSuccessStatusCode();
+        var admin = PanelClient.For(Host);
+        await admin.LoginAsync((await PanelAccounts.MemberAsync(Host, general.Id, Herald.Server.Accounts.Roles.Admin, owner)).Email, PanelAccounts.Password);
+        (await admin.GetAsync($"/panel/apps/{general.Id}/catalog")).Body.ShouldContain("change the app");
     }
 
     [Fact]

@@ -117,6 +117,58 @@ public sealed class CatalogService(Db db, AppService apps, TimeProvider clock)
         return (id, name, item.Price, currency, Link(item.ImageUrl, "imageUrl"), Link(item.Url, "url"), category, item.InStock, JsonSerializer.Serialize(attributes, Json));
     }
 
+    /// <summary>
+    /// Items from a UTF-8 CSV (the panel's upload): a header row with <c>id</c> and <c>name</c>, and
+    /// optionally price, currency, imageUrl, url, category, inStock; other columns become attributes.
+    /// Written a thousand at a time; a bad row is refused naming its line, and the rows before it stay.
+    /// </summary>
+    public async Task<int> ImportCsvAsync(long appId, byte[] bytes, CancellationToken ct)
+    {
+        await RequireCatalogAppAsync(appId, "file", ct);
+        var rows = Identity.Csv.Read(Identity.CsvUserImport.DecodeStrict(bytes)).ToList();
+        if (rows.Count == 0) throw ProblemException.BadRequest("The file is empty; the first line names the columns (id, name, price, …).", "file");
+        var header = rows[0].Fields.Select(f => f.Trim()).ToList();
+        int Col(string name) => header.FindIndex(h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
+        if (Col("id") < 0 || Col("name") < 0) throw ProblemException.BadRequest("The first line must name the columns, with at least id and name.", "line 1");
+        var known = new[] { "id", "name", "price", "currency", "imageUrl", "url", "category", "inStock" };
+        var extra = header.Select((h, i) => (h, i)).Where(x => x.h.Length > 0 && !known.Contains(x.h, StringComparer.OrdinalIgnoreCase)).ToList();
+        var items = new List<(int Line, CatalogItem Item)>();
+        foreach (var r in rows.Skip(1))
+        {
+            string? F(string name) => Col(name) is var i and >= 0 && i < r.Fields.Count && r.Fields[i].Trim().Length > 0 ? r.Fields[i].Trim() : null;
+            double? price = null;
+            if (F("price") is { } p)
+                price = double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v
+                    : throw ProblemException.BadRequest($"line {r.Line}: price '{p}' is not a number.", $"line {r.Line}");
+            bool? inStock = F("inStock") is { } b ? b.ToLowerInvariant() switch
+            {
+                "true" or "yes" or "1" => true,
+                "false" or "no" or "0" => false,
+                _ => throw ProblemException.BadRequest($"line {r.Line}: inStock '{b}' is not true or false.", $"line {r.Line}"),
+            } : null;
+            var attributes = extra.Where(x => x.i < r.Fields.Count && r.Fields[x.i].Length > 0)
+                .ToDictionary(x => x.h, x => JsonSerializer.SerializeToElement(r.Fields[x.i]));
+            items.Add((r.Line, new CatalogItem
+            {
+                Id = F("id"), Name = F("name"), Price = price, Currency = F("currency"), ImageUrl = F("imageUrl"), Url = F("url"),
+                Category = F("category"), InStock = inStock, Attributes = attributes.Count > 0 ? attributes : null,
+            }));
+        }
+        var written = 0;
+        foreach (var chunk in items.Chunk(MaxItemsPerCall))
+        {
+            try { await UpsertAsync(appId, new CatalogUpsert([.. chunk.Select(c => c.Item)]), ct); }
+            catch (ProblemException e) when (e.Status == StatusCodes.Status400BadRequest && e.Field?.StartsWith("items[", StringComparison.Ordinal) == true)
+            {
+                var at = int.Parse(e.Field[6..e.Field.IndexOf(']', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+                var line = chunk[at].Line;
+                throw ProblemException.BadRequest($"line {line}: {e.Message.Replace($"items[{at}].", "", StringComparison.Ordinal)} ({written} items before it were saved)", $"line {line}");
+            }
+            written += chunk.Length;
+        }
+        return written;
+    }
+
     public async Task<CatalogItem> GetAsync(long appId, string id, CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);

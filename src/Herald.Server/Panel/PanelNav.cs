@@ -13,6 +13,7 @@ public static class PanelNav
         yield return ("predictions", "Predictions");
         yield return ("exports", "Exports");
         yield return ("campaigns", "Campaigns");
+        yield return ("catalog", "Catalog");
         yield return ("widgets", "Widgets");
         yield return ("geofences", "Geofences");
         yield return ("alerts", "Alerts");
