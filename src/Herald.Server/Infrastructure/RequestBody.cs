@@ -77,9 +77,10 @@ public static class RequestBody
 }
 
 /// <summary>
-/// A bound on the JSON bodies of the REST API (campaign definitions, settings, …): 1 MiB, far above
-/// any real definition, so a runaway client is answered 413 naming the limit instead of being read.
-/// Endpoints that take files (CSV, widget assets) are not JSON and keep their own limits.
+/// A bound on the JSON bodies of the REST and SDK APIs (campaign definitions, settings, positions, …):
+/// 1 MiB, far above any real definition, so a runaway client is answered 413 naming the limit
+/// instead of being read. Event batches keep their own, smaller limits; endpoints that take files
+/// (CSV, widget assets) are not JSON and keep theirs.
 /// </summary>
 public static class JsonBodyLimit
 {
@@ -88,7 +89,7 @@ public static class JsonBodyLimit
     public static IApplicationBuilder UseJsonBodyLimit(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var request = context.Request;
-        if (request.Path.StartsWithSegments("/api") && request.HasJsonContentType())
+        if ((request.Path.StartsWithSegments("/api") || request.Path.StartsWithSegments("/sdk")) && request.HasJsonContentType())
         {
             if (request.ContentLength > MaxBytes)
                 throw ProblemException.TooLarge($"A JSON body may be at most {MaxBytes:N0} bytes; this one is {request.ContentLength:N0}.", "body", MaxBytes);
