@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
 using Herald.Server.Exports;
 
@@ -30,24 +29,7 @@ public abstract class ExportTests(HeraldHost host) : AutomatedCampaignTests(host
     }
 
     private static List<string[]> Rows(string csv) =>
-        [.. csv.TrimStart('\uFEFF').Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(Fields)];
-
-    private static string[] Fields(string line)
-    {
-        var fields = new List<string>();
-        var cur = new StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted && c == '"' && i + 1 < line.Length && line[i + 1] == '"') { cur.Append('"'); i++; }
-            else if (c == '"') quoted = !quoted;
-            else if (c == ',' && !quoted) { fields.Add(cur.ToString()); cur.Clear(); }
-            else cur.Append(c);
-        }
-        fields.Add(cur.ToString());
-        return [.. fields];
-    }
+        [.. Herald.Server.Identity.Csv.Read(csv.TrimStart('\uFEFF')).Skip(1).Select(r => r.Fields.ToArray())];
 
     [Fact]
     public async Task Raw_events_of_local_days_come_as_csv_with_who_did_them_and_their_attributes()

@@ -22,7 +22,7 @@ public readonly record struct GeoPoint(double Latitude, double Longitude)
     internal static double Rad(double degrees) => degrees * Math.PI / 180;
 
     /// <summary><paramref name="longitude"/> moved by whole turns to lie within 180° of <paramref name="reference"/>.</summary>
-    internal static double Unwrap(double longitude, double reference)
+    public static double Unwrap(double longitude, double reference)
     {
         var d = longitude - reference;
         while (d > 180) d -= 360;

@@ -63,9 +63,8 @@ public sealed class AlertMonitor(Db db, AlertService alerts, IOptions<AlertOptio
         }
         foreach (var c in counts.Where(c => c.Failures.Count > 0))
         {
-            var threshold = c.Kind == AlertKinds.CampaignFailureRate
-                ? (await alerts.ThresholdsAsync(c.AppId, ct)).CampaignFailureRate
-                : (await alerts.ThresholdsAsync(c.AppId, ct)).ProviderErrorRate;
+            var thresholds = await alerts.ThresholdsAsync(c.AppId, ct);
+            var threshold = c.Kind == AlertKinds.CampaignFailureRate ? thresholds.CampaignFailureRate : thresholds.ProviderErrorRate;
             var snapshot = await ReadAsync(c.AppId, c.Key, bucket, ct);
             if (!snapshot.Crosses(threshold, c.Minimum)) continue;
             var last = _raisedAt.GetValueOrDefault((c.AppId, c.Key), long.MinValue);

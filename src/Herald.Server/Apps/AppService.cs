@@ -113,12 +113,12 @@ public sealed class AppService(Db db, ApiKeys keys, SecretBox secrets, TimeProvi
     public async Task<int> EncryptStoredSecretsAsync(CancellationToken ct)
     {
         await using var conn = await db.OpenAsync(ct);
+        // Only rows still holding plain text: on every later start this reads nothing.
         var rows = (await conn.QueryAsync<(long Id, string Credentials, string VapidPrivateKey)>(
-            "SELECT id, credentials, vapid_private_key FROM apps")).ToList();
+            "SELECT id, credentials, vapid_private_key FROM apps WHERE credentials NOT LIKE 'enc:v1:%' OR (vapid_private_key NOT LIKE 'enc:v1:%' AND vapid_private_key <> '')")).ToList();
         var changed = 0;
         foreach (var (id, credentials, vapid) in rows)
         {
-            if (SecretBox.IsProtected(credentials) && SecretBox.IsProtected(vapid)) continue;
             await conn.ExecuteAsync("UPDATE apps SET credentials = @c, vapid_private_key = @v WHERE id = @id", new
             {
                 id,

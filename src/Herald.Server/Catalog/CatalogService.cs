@@ -49,6 +49,11 @@ public sealed class CatalogService(Db db, AppService apps, TimeProvider clock)
     public async Task<CatalogUpsertResult> UpsertAsync(long appId, CatalogUpsert body, CancellationToken ct)
     {
         await RequireCatalogAppAsync(appId, "items", ct);
+        return await WriteAsync(appId, body, ct);
+    }
+
+    private async Task<CatalogUpsertResult> WriteAsync(long appId, CatalogUpsert body, CancellationToken ct)
+    {
         var items = body.Items ?? throw ProblemException.BadRequest("items is required: an array of catalog items.", "items");
         if (items.Count is 0 or > MaxItemsPerCall)
             throw ProblemException.BadRequest($"items has {items.Count} entries; 1 to {MaxItemsPerCall} per call.", "items", MaxItemsPerCall);
@@ -157,7 +162,7 @@ public sealed class CatalogService(Db db, AppService apps, TimeProvider clock)
         var written = 0;
         foreach (var chunk in items.Chunk(MaxItemsPerCall))
         {
-            try { await UpsertAsync(appId, new CatalogUpsert([.. chunk.Select(c => c.Item)]), ct); }
+            try { await WriteAsync(appId, new CatalogUpsert([.. chunk.Select(c => c.Item)]), ct); }
             catch (ProblemException e) when (e.Status == StatusCodes.Status400BadRequest && e.Field?.StartsWith("items[", StringComparison.Ordinal) == true)
             {
                 var at = int.Parse(e.Field[6..e.Field.IndexOf(']', StringComparison.Ordinal)], CultureInfo.InvariantCulture);

@@ -58,7 +58,7 @@ public sealed class EventExport(Db db)
                         r.GetDouble(i).TryFormat(at, out n, provider: CultureInfo.InvariantCulture);
                         line.Append(at, 0, n);
                     }
-                    else Field(line, r.GetString(i));
+                    else Csv.Field(line, r.GetString(i));
                 }
                 line.Append("\r\n");
                 rows++;
@@ -73,23 +73,6 @@ public sealed class EventExport(Db db)
         await w.WriteAsync(line, ct);
         await w.FlushAsync(ct);
         return rows;
-    }
-
-    /// <summary>A CSV field: quoted (with doubled quotes) only when it holds a comma, quote or line break.</summary>
-    private static void Field(StringBuilder line, string value)
-    {
-        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
-        {
-            line.Append(value);
-            return;
-        }
-        line.Append('"');
-        foreach (var c in value)
-        {
-            if (c == '"') line.Append('"');
-            line.Append(c);
-        }
-        line.Append('"');
     }
 
     private static void Add(DbCommand cmd, string name, object value)

@@ -41,6 +41,12 @@ public sealed class GeofenceService(Db db, IOptions<GeofenceOptions> options, Ti
         public long UpdatedAt { get; init; }
     }
 
+    private const string FenceRows = """
+        SELECT f.id AS Id, f.name AS Name, f.group_id AS GroupId, g.name AS "Group", f.active AS Active, f.definition AS Definition,
+               f.created_at AS CreatedAt, f.updated_at AS UpdatedAt
+        FROM geofences f JOIN geofence_groups g ON g.app_id = f.app_id AND g.id = f.group_id
+        """;
+
     // ---- groups
 
     public async Task<GeofenceGroupView> CreateGroupAsync(long appId, GeofenceGroupRequest request, CancellationToken ct)
@@ -171,9 +177,7 @@ public sealed class GeofenceService(Db db, IOptions<GeofenceOptions> options, Ti
         await using var conn = await db.OpenAsync(ct);
         var rows = await conn.QueryAsync<Row>(
             $"""
-            SELECT f.id AS Id, f.name AS Name, f.group_id AS GroupId, g.name AS "Group", f.active AS Active, f.definition AS Definition,
-                   f.created_at AS CreatedAt, f.updated_at AS UpdatedAt
-            FROM geofences f JOIN geofence_groups g ON g.app_id = f.app_id AND g.id = f.group_id
+            {FenceRows}
             WHERE f.app_id = @appId{(groupId is null ? "" : " AND f.group_id = @groupId")}{(id is null ? "" : " AND f.id = @id")}
             ORDER BY g.name, f.name, f.id
             """, new { appId, groupId, id });
@@ -311,10 +315,8 @@ public sealed class GeofenceService(Db db, IOptions<GeofenceOptions> options, Ti
         if (_cache.TryGetValue(appId, out var hit) && clock.GetElapsedTime(hit.LoadedAt, now) < O.CacheFor) return hit.Fences;
         await using var conn = await db.OpenAsync(ct);
         var rows = await conn.QueryAsync<Row>(
-            """
-            SELECT f.id AS Id, f.name AS Name, f.group_id AS GroupId, g.name AS "Group", f.active AS Active, f.definition AS Definition,
-                   f.created_at AS CreatedAt, f.updated_at AS UpdatedAt
-            FROM geofences f JOIN geofence_groups g ON g.app_id = f.app_id AND g.id = f.group_id
+            $"""
+            {FenceRows}
             WHERE f.app_id = @appId ORDER BY f.id
             """, new { appId });
         IReadOnlyList<Fence> fences = [.. rows.Select(ToFence)];

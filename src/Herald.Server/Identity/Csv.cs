@@ -12,8 +12,30 @@ public static class Csv
     public readonly record struct Record(int Line, IReadOnlyList<string> Fields);
 
     /// <summary>One RFC 4180 line (CRLF-terminated); fields with a comma, quote or line break are quoted.</summary>
-    public static string Line(IEnumerable<string?> fields) =>
-        string.Join(',', fields.Select(f => f is null ? "" : f.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? $"\"{f.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : f)) + "\r\n";
+    public static string Line(IEnumerable<string?> fields)
+    {
+        var line = new System.Text.StringBuilder();
+        var first = true;
+        foreach (var f in fields)
+        {
+            if (!first) line.Append(',');
+            first = false;
+            Field(line, f);
+        }
+        return line.Append("\r\n").ToString();
+    }
+
+    /// <summary>Appends one field: quoted (quotes doubled) only when it holds a comma, quote or line break.</summary>
+    public static void Field(System.Text.StringBuilder line, string? value)
+    {
+        if (value is null) return;
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+        {
+            line.Append(value);
+            return;
+        }
+        line.Append('"').Append(value.Replace("\"", "\"\"", StringComparison.Ordinal)).Append('"');
+    }
 
     public static IEnumerable<Record> Read(string text)
     {

@@ -24,6 +24,8 @@ public sealed class PredictionService(Db db, IOptions<PredictionOptions> options
     public static readonly string[] Features =
         ["events", "active_days", "days_since_last", "sessions", "purchases", "revenue", "push_opens", "event_kinds", "recent_share"];
     private const long Day = 86_400_000;
+    /// <summary>Who an event belongs to: −1 − the user ordinal for a user (all their devices), else the device ordinal.</summary>
+    private const string Person = "CASE WHEN user_ordinal IS NULL THEN device_ordinal ELSE -1 - user_ordinal END";
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<(long, string), (long TrainedAt, float[] Scores)> _scores = new();
     private PredictionOptions O => options.Value;
@@ -178,8 +180,8 @@ public sealed class PredictionService(Db db, IOptions<PredictionOptions> options
     private async Task<Dictionary<long, double[]>> FeaturesAsync(System.Data.Common.DbConnection conn, long appId, long from, long to)
     {
         var rows = await conn.QueryAsync<(long Person, long Events, long Days, long Last, long Sessions, long Purchases, double Revenue, long Opens, long Kinds, long Recent)>(
-            """
-            SELECT CASE WHEN user_ordinal IS NULL THEN device_ordinal ELSE -1 - user_ordinal END,
+            $"""
+            SELECT {Person},
                    count(*), count(DISTINCT occurred_at / 86400000), max(occurred_at),
                    sum(CASE WHEN name IN ('app_open', 'web_open') THEN 1 ELSE 0 END),
                    sum(CASE WHEN name = 'purchase' THEN 1 ELSE 0 END),
@@ -189,7 +191,7 @@ public sealed class PredictionService(Db db, IOptions<PredictionOptions> options
                    sum(CASE WHEN occurred_at >= @recent THEN 1 ELSE 0 END)
             FROM events
             WHERE app_id = @appId AND occurred_at >= @from AND occurred_at < @to AND (user_ordinal IS NOT NULL OR device_ordinal IS NOT NULL)
-            GROUP BY CASE WHEN user_ordinal IS NULL THEN device_ordinal ELSE -1 - user_ordinal END
+            GROUP BY {Person}
             """, new { appId, from, to, recent = to - 7 * Day });
         return rows.ToDictionary(r => r.Person, r => new[]
         {
@@ -209,7 +211,7 @@ public sealed class PredictionService(Db db, IOptions<PredictionOptions> options
         };
         var people = (await conn.QueryAsync<long>(
             $"""
-            SELECT DISTINCT CASE WHEN user_ordinal IS NULL THEN device_ordinal ELSE -1 - user_ordinal END FROM events
+            SELECT DISTINCT {Person} FROM events
             WHERE app_id = @appId AND occurred_at >= @from AND occurred_at < @to AND (user_ordinal IS NOT NULL OR device_ordinal IS NOT NULL){filter}
             """, new { appId, from, to })).ToHashSet();
         if (model == PredictionKinds.OptOut)

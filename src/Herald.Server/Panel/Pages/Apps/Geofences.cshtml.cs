@@ -186,14 +186,14 @@ public sealed class GeofencesModel(AccountService accounts, GeofenceService geof
         if (Fences.Count == 0) return "";
         var shapes = Fences.Select(f => (Fence: f, Ring: Ring(f))).ToList();
         var reference = shapes[0].Ring[0].Longitude;
-        var all = shapes.SelectMany(s => s.Ring).Select(p => (Lat: p.Latitude, Lon: Unwrap(p.Longitude, reference))).ToList();
+        var all = shapes.SelectMany(s => s.Ring).Select(p => (Lat: p.Latitude, Lon: GeoPoint.Unwrap(p.Longitude, reference))).ToList();
         double south = all.Min(p => p.Lat), north = all.Max(p => p.Lat), west = all.Min(p => p.Lon), east = all.Max(p => p.Lon);
         var k = Math.Cos((south + north) / 2 * Math.PI / 180);
         var spanX = Math.Max((east - west) * k, 1e-6);
         var spanY = Math.Max(north - south, 1e-6);
         var scale = Math.Min((W - 2 * Pad) / spanX, (H - 2 * Pad) / spanY);
         double offX = (W - spanX * scale) / 2, offY = (H - spanY * scale) / 2;
-        (double X, double Y) At(GeoPoint p) => (offX + (Unwrap(p.Longitude, reference) - west) * k * scale, offY + (north - p.Latitude) * scale);
+        (double X, double Y) At(GeoPoint p) => (offX + (GeoPoint.Unwrap(p.Longitude, reference) - west) * k * scale, offY + (north - p.Latitude) * scale);
         var svg = new StringBuilder();
         svg.Append(Inv, $"<svg id=\"geofence-map\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"Map of {Fences.Count} geofences\" class=\"chart map\">");
         svg.Append(Inv, $"<rect x=\"0\" y=\"0\" width=\"{W}\" height=\"{H}\" fill=\"#f4f7f4\" stroke=\"#d5dbd5\"/>");
@@ -234,13 +234,5 @@ public sealed class GeofencesModel(AccountService accounts, GeofenceService geof
             return [new(s, w), new(n, w), new(n, e), new(s, e)];
         }
         return [.. f.Polygon!.Select(p => new GeoPoint(p.Latitude!.Value, p.Longitude!.Value))];
-    }
-
-    private static double Unwrap(double lon, double reference)
-    {
-        var d = lon - reference;
-        while (d > 180) d -= 360;
-        while (d < -180) d += 360;
-        return reference + d;
     }
 }
